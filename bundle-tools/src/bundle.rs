@@ -1,0 +1,625 @@
+//! `mount` a SIF / OCI-SIF as an OCI bundle and `umount` it again.
+//!
+//! Layout (like SingularityCE's): `BUNDLE/layers/<i>` read-only squashfs (or ext3)
+//! layers, `BUNDLE/rootfs` an overlay of them with `BUNDLE/overlay/{upper,work}`,
+//! `BUNDLE/volumes/`, `BUNDLE/config.json`, and `BUNDLE/.sifrun-mount.json` recording
+//! exactly what was done so `umount` can undo it (and a failed mount is rolled back
+//! with the same code).
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nix::mount::{MntFlags, MsFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::config;
+use crate::envscript;
+use crate::error::{Error, Result};
+use crate::loopdev::{self, LoopDevice};
+use crate::oci_sif::OciImage;
+use crate::sif::{Extra, FsType, Sif};
+
+pub const STATE_FILE: &str = ".sifrun-mount.json";
+
+/// How to mount the read-only layers and the overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountMode {
+    /// Loop devices + kernel squashfs/overlayfs (root).
+    Kernel,
+    /// squashfuse + fuse-overlayfs (no root needed).
+    Fuse,
+    /// Kernel when root and it works, else FUSE.
+    Auto,
+}
+
+impl std::str::FromStr for MountMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "kernel" => Ok(Self::Kernel),
+            "fuse" => Ok(Self::Fuse),
+            "auto" => Ok(Self::Auto),
+            o => Err(format!("unknown mount mode {o:?} (kernel, fuse, auto)")),
+        }
+    }
+}
+
+/// One mount made, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountRecord {
+    pub target: PathBuf,
+    pub fstype: String,
+    pub fuse: bool,
+}
+
+/// One loop device attached.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoopRecord {
+    pub device: PathBuf,
+    pub number: u32,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// Everything `mount` did, saved as `BUNDLE/.sifrun-mount.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountState {
+    pub version: u32,
+    pub image: PathBuf,
+    pub bundle: PathBuf,
+    /// "native" or "oci".
+    pub image_kind: String,
+    /// Kernel or Fuse (never Auto).
+    pub mode: MountMode,
+    pub mounts: Vec<MountRecord>,
+    pub loop_devices: Vec<LoopRecord>,
+    /// Paths created, in creation order (removed in reverse).
+    pub created: Vec<PathBuf>,
+    pub bundle_created: bool,
+}
+
+/// A read-only layer to mount: a byte range of the image.
+#[derive(Debug, Clone)]
+struct Layer {
+    offset: u64,
+    size: u64,
+    fs: FsType,
+}
+
+enum Source {
+    Native,
+    Oci(Box<OciImage>),
+}
+
+fn merr(m: impl Into<String>) -> Error {
+    Error::Mount(m.into())
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Find what to mount in an image.
+fn plan(sif: &Sif) -> Result<(Source, Vec<Layer>)> {
+    if sif.is_oci() {
+        let img = OciImage::resolve(sif)?;
+        let layers = img
+            .rootfs_layers()?
+            .iter()
+            .map(|l| Layer {
+                offset: l.offset,
+                size: l.size,
+                fs: FsType::Squashfs,
+            })
+            .collect();
+        return Ok((Source::Oci(Box::new(img)), layers));
+    }
+    let p = sif
+        .primary_partition()
+        .ok_or_else(|| Error::NoRootfs("image has no primary system partition".into()))?;
+    let Extra::Partition { fs, .. } = p.extra else {
+        unreachable!("primary_partition returns partitions")
+    };
+    let fs = match fs {
+        FsType::Squashfs | FsType::Ext3 | FsType::Raw => sif.sniff_fs(p).ok_or_else(|| {
+            Error::NoRootfs(format!(
+                "primary partition (object {}) holds neither squashfs nor ext3 data",
+                p.id
+            ))
+        })?,
+        FsType::EncryptedSquashfs => {
+            return Err(Error::NoRootfs(
+                "encrypted squashfs partitions are not supported".into(),
+            ))
+        }
+        o => {
+            return Err(Error::NoRootfs(format!(
+                "primary partition has unsupported filesystem type {o}"
+            )))
+        }
+    };
+    Ok((
+        Source::Native,
+        vec![Layer {
+            offset: p.offset as u64,
+            size: p.size as u64,
+            fs,
+        }],
+    ))
+}
+
+impl MountState {
+    fn mkdir(&mut self, p: PathBuf, mode: u32) -> Result<PathBuf> {
+        fs::DirBuilder::new()
+            .mode(mode)
+            .create(&p)
+            .map_err(|e| Error::io(&p, e))?;
+        self.created.push(p.clone());
+        Ok(p)
+    }
+
+    fn save(&self) -> Result<()> {
+        let p = self.bundle.join(STATE_FILE);
+        let tmp = self.bundle.join(format!("{STATE_FILE}.tmp"));
+        let json = serde_json::to_vec_pretty(self).map_err(|e| merr(e.to_string()))?;
+        fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
+        fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))
+    }
+
+    pub fn load(bundle: &Path) -> Result<Self> {
+        let p = bundle.join(STATE_FILE);
+        let b = fs::read(&p).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Bundle {
+                    path: bundle.to_path_buf(),
+                    msg: "not mounted by sifrun mount (no .sifrun-mount.json)".into(),
+                }
+            } else {
+                Error::io(&p, e)
+            }
+        })?;
+        serde_json::from_slice(&b).map_err(|e| Error::Bundle {
+            path: bundle.to_path_buf(),
+            msg: format!("{STATE_FILE}: {e}"),
+        })
+    }
+}
+
+/// Mount `image` as an OCI bundle at `bundle` (created if missing; must be empty).
+pub fn mount(image: &Path, bundle: &Path, mode: MountMode) -> Result<MountState> {
+    let image = fs::canonicalize(image).map_err(|e| Error::io(image, e))?;
+    let sif = Sif::open(&image)?;
+    let (source, layers) = plan(&sif)?;
+    if mode == MountMode::Kernel && !is_root() {
+        return Err(merr("kernel mode needs root (use --mode fuse)"));
+    }
+
+    let bundle_created = match fs::read_dir(bundle) {
+        Ok(mut rd) => {
+            if rd.next().is_some() {
+                return Err(Error::Bundle {
+                    path: bundle.to_path_buf(),
+                    msg: "exists and is not empty".into(),
+                });
+            }
+            false
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(bundle)
+                .map_err(|e| Error::io(bundle, e))?;
+            true
+        }
+        Err(e) => return Err(Error::io(bundle, e)),
+    };
+    let bundle = fs::canonicalize(bundle).map_err(|e| Error::io(bundle, e))?;
+    let mut st = MountState {
+        version: 1,
+        image: image.clone(),
+        bundle: bundle.clone(),
+        image_kind: match source {
+            Source::Native => "native".into(),
+            Source::Oci(_) => "oci".into(),
+        },
+        mode: if mode == MountMode::Auto {
+            if is_root() {
+                MountMode::Kernel
+            } else {
+                MountMode::Fuse
+            }
+        } else {
+            mode
+        },
+        mounts: vec![],
+        loop_devices: vec![],
+        created: vec![],
+        bundle_created,
+    };
+    match build(&mut st, &sif, &source, &layers) {
+        Ok(()) => Ok(st),
+        Err(e) if mode == MountMode::Auto && st.mode == MountMode::Kernel => {
+            // The kernel path failed (no loop devices, no overlay in a container …):
+            // undo it and try FUSE.
+            teardown(&mut st, true, false)?;
+            recreate_bundle(&st)?;
+            st.mode = MountMode::Fuse;
+            match build(&mut st, &sif, &source, &layers) {
+                Ok(()) => Ok(st),
+                Err(e2) => {
+                    let _ = teardown(&mut st, true, true);
+                    Err(merr(format!("kernel mode: {e}; fuse mode: {e2}")))
+                }
+            }
+        }
+        Err(e) => {
+            let _ = teardown(&mut st, true, true);
+            Err(e)
+        }
+    }
+}
+
+fn recreate_bundle(st: &MountState) -> Result<()> {
+    if !st.bundle.exists() {
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&st.bundle)
+            .map_err(|e| Error::io(&st.bundle, e))?;
+    }
+    Ok(())
+}
+
+fn build(st: &mut MountState, sif: &Sif, source: &Source, layers: &[Layer]) -> Result<()> {
+    let b = st.bundle.clone();
+    let ldir = st.mkdir(b.join("layers"), 0o755)?;
+    let rootfs = st.mkdir(b.join("rootfs"), 0o755)?;
+    let overlay = st.mkdir(b.join("overlay"), 0o700)?;
+    let upper = st.mkdir(overlay.join("upper"), 0o755)?;
+    let work = st.mkdir(overlay.join("work"), 0o700)?;
+    st.mkdir(b.join("volumes"), 0o755)?;
+    let mut lowers = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let dir = st.mkdir(ldir.join(i.to_string()), 0o755)?;
+        match st.mode {
+            MountMode::Fuse => fuse_layer(st, sif.path(), l, &dir)?,
+            _ => kernel_layer(st, sif.path(), l, &dir)?,
+        }
+        lowers.push(dir);
+    }
+    // overlay lowerdir lists the top layer first
+    let lower: Vec<String> = lowers
+        .iter()
+        .rev()
+        .map(|p| escape_overlay_path(p))
+        .collect();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        escape_overlay_path(&upper),
+        escape_overlay_path(&work)
+    );
+    match st.mode {
+        MountMode::Fuse => {
+            let mut o = opts.clone();
+            if is_root() {
+                o.push_str(",allow_other");
+            }
+            run_tool(
+                "fuse-overlayfs",
+                &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
+            )?;
+            st.mounts.push(MountRecord {
+                target: rootfs.clone(),
+                fstype: "fuse.fuse-overlayfs".into(),
+                fuse: true,
+            });
+        }
+        _ => {
+            nix::mount::mount(
+                Some("overlay"),
+                &rootfs,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(opts.as_str()),
+            )
+            .map_err(|e| merr(format!("overlay on {}: {e}", rootfs.display())))?;
+            st.mounts.push(MountRecord {
+                target: rootfs.clone(),
+                fstype: "overlay".into(),
+                fuse: false,
+            });
+        }
+    }
+    let spec = make_spec(source, &rootfs)?;
+    let cfg = b.join("config.json");
+    let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
+    fs::write(&cfg, json).map_err(|e| Error::io(&cfg, e))?;
+    st.created.push(cfg);
+    st.save()
+}
+
+/// overlayfs splits options on ',' and lowerdir on ':'; escape them in paths.
+fn escape_overlay_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
+}
+
+fn kernel_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Result<()> {
+    let dev = LoopDevice::attach(image, l.offset, l.size)?;
+    let rec = LoopRecord {
+        device: dev.path.clone(),
+        number: dev.number,
+        offset: l.offset,
+        size: l.size,
+    };
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NODEV | MsFlags::MS_NOSUID;
+    let fstypes: &[&str] = match l.fs {
+        FsType::Ext3 => &["ext3", "ext4"],
+        _ => &["squashfs"],
+    };
+    let mut last = None;
+    for fstype in fstypes {
+        match nix::mount::mount(Some(&dev.path), dir, Some(*fstype), flags, None::<&str>) {
+            Ok(()) => {
+                st.loop_devices.push(rec);
+                st.mounts.push(MountRecord {
+                    target: dir.to_path_buf(),
+                    fstype: fstype.to_string(),
+                    fuse: false,
+                });
+                // Autoclear: the device goes away with the mount once our fd closes.
+                drop(dev);
+                return Ok(());
+            }
+            Err(e) => last = Some(format!("{fstype}: {e}")),
+        }
+    }
+    let _ = dev.detach();
+    Err(merr(format!(
+        "mount {} at offset {} on {}: {}",
+        image.display(),
+        l.offset,
+        dir.display(),
+        last.unwrap_or_default()
+    )))
+}
+
+fn fuse_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Result<()> {
+    if l.fs != FsType::Squashfs {
+        return Err(merr("only squashfs layers can be mounted in fuse mode"));
+    }
+    let mut o = format!("ro,offset={}", l.offset);
+    if is_root() {
+        o.push_str(",allow_other");
+    }
+    run_tool(
+        "squashfuse",
+        &[
+            OsStr::new("-o"),
+            OsStr::new(&o),
+            image.as_os_str(),
+            dir.as_os_str(),
+        ],
+    )?;
+    st.mounts.push(MountRecord {
+        target: dir.to_path_buf(),
+        fstype: "fuse.squashfuse".into(),
+        fuse: true,
+    });
+    Ok(())
+}
+
+fn run_tool(tool: &str, args: &[&OsStr]) -> Result<()> {
+    let out = Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| merr(format!("cannot run {tool}: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(merr(format!(
+            "{tool} failed ({}): {}",
+            out.status,
+            err.trim().lines().last().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+/// Read a small text file from the mounted rootfs (None if absent or too big).
+fn read_small(rootfs: &Path, rel: &str) -> Option<String> {
+    use std::io::Read;
+    let f = fs::File::open(rootfs.join(rel)).ok()?;
+    let mut s = String::new();
+    f.take(1 << 20).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+fn make_spec(source: &Source, rootfs: &Path) -> Result<oci_spec::runtime::Spec> {
+    match source {
+        Source::Oci(img) => config::spec_from_image_config(
+            img.config.as_ref(),
+            read_small(rootfs, "etc/passwd").as_deref(),
+            read_small(rootfs, "etc/group").as_deref(),
+        ),
+        Source::Native => {
+            let env = envscript::image_env(rootfs, &[]);
+            config::spec_for_native(
+                env,
+                read_small(rootfs, ".singularity.d/labels.json").as_deref(),
+            )
+        }
+    }
+}
+
+/// Undo `st` in reverse order. `force` lazily detaches busy mounts; `remove_bundle`
+/// also removes the bundle dir if mount created it.
+fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) -> Result<()> {
+    while let Some(m) = st.mounts.last().cloned() {
+        unmount_one(&m, force)?;
+        st.mounts.pop();
+    }
+    while let Some(l) = st.loop_devices.pop() {
+        loopdev::detach_if_ours(l.number, &st.image, l.offset)?;
+    }
+    // The overlay dir holds the container's writes (upper) and overlayfs' work dir;
+    // both are ours to delete. Everything else we created should be empty by now.
+    let overlay = st.bundle.join("overlay");
+    while let Some(p) = st.created.pop() {
+        let r = if p == overlay {
+            fs::remove_dir_all(&p)
+        } else if p.starts_with(&overlay) {
+            continue;
+        } else if p.is_dir() {
+            fs::remove_dir(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                st.created.push(p.clone());
+                return Err(Error::io(p, e));
+            }
+        }
+    }
+    let _ = fs::remove_file(st.bundle.join(STATE_FILE));
+    if remove_bundle && st.bundle_created {
+        // Files left by others (e.g. a runtime's logs) keep the bundle; that is fine.
+        let _ = fs::remove_dir(&st.bundle);
+    }
+    Ok(())
+}
+
+fn unmount_one(m: &MountRecord, force: bool) -> Result<()> {
+    if m.fuse && !is_root() {
+        let fusermount = || {
+            run_tool("fusermount3", &[OsStr::new("-u"), m.target.as_os_str()])
+                .or_else(|_| run_tool("fusermount", &[OsStr::new("-u"), m.target.as_os_str()]))
+        };
+        // Busy until the daemon stacked above has exited (see below): retry a while.
+        let mut r = fusermount();
+        for _ in 0..200 {
+            if r.is_ok() || !is_mountpoint(&m.target) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            r = fusermount();
+        }
+        return match r {
+            Ok(()) => Ok(()),
+            Err(_) if !is_mountpoint(&m.target) => Ok(()),
+            Err(_) if force => run_tool(
+                "fusermount3",
+                &[OsStr::new("-u"), OsStr::new("-z"), m.target.as_os_str()],
+            ),
+            Err(e) => Err(e),
+        };
+    }
+    // A FUSE layer stays busy until the fuse-overlayfs daemon above it has exited,
+    // which happens asynchronously after its own unmount: retry EBUSY for a while.
+    let mut tries = if m.fuse { 400 } else { 0 };
+    let mut r = nix::mount::umount2(&m.target, MntFlags::empty());
+    while r == Err(nix::errno::Errno::EBUSY) && tries > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        tries -= 1;
+        r = nix::mount::umount2(&m.target, MntFlags::empty());
+    }
+    match r {
+        Ok(()) => Ok(()),
+        // Not mounted (any more) or gone: nothing to undo.
+        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(nix::errno::Errno::EBUSY) if force => {
+            nix::mount::umount2(&m.target, MntFlags::MNT_DETACH)
+                .map_err(|e| merr(format!("umount -l {}: {e}", m.target.display())))
+        }
+        Err(e) => Err(merr(format!("umount {}: {e}", m.target.display()))),
+    }
+}
+
+/// Whether `p` is a mount point according to /proc/self/mountinfo.
+pub fn is_mountpoint(p: &Path) -> bool {
+    let Ok(mi) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = p.to_string_lossy();
+    mi.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|t| unescape_mountinfo(t) == want)
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// IDs of containers in the runtime state dir `root` whose bundle is `bundle`.
+pub fn containers_using(bundle: &Path, root: &Path) -> Vec<String> {
+    let bundle = fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
+    let Ok(rd) = fs::read_dir(root) else {
+        return vec![];
+    };
+    let mut ids = vec![];
+    for e in rd.flatten() {
+        let state = e.path().join("state.json");
+        let Ok(b) = fs::read(&state) else { continue };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) else {
+            continue;
+        };
+        let b = v
+            .get("bundle")
+            .or_else(|| v.pointer("/state/bundle"))
+            .and_then(|b| b.as_str());
+        if b.is_some_and(|b| Path::new(b) == bundle) {
+            ids.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Undo a `mount`: refuses while a container created from the bundle exists (in the
+/// runtime state dir `root`) unless `force`.
+pub fn umount(bundle: &Path, root: &Path, force: bool) -> Result<()> {
+    if !bundle.is_dir() {
+        return Err(Error::Bundle {
+            path: bundle.to_path_buf(),
+            msg: "no such directory".into(),
+        });
+    }
+    let mut st = MountState::load(bundle)?;
+    if !force {
+        if let Some(id) = containers_using(&st.bundle, root).into_iter().next() {
+            return Err(Error::InUse {
+                path: st.bundle.clone(),
+                id,
+            });
+        }
+    }
+    let r = teardown(&mut st, force, true);
+    if r.is_err() && st.bundle.exists() {
+        // Keep what is left recorded so a later `umount --force` can finish.
+        let _ = st.save();
+    }
+    r
+}

@@ -1,0 +1,19 @@
+//! SIF / OCI-SIF images and OCI bundles made from them.
+//!
+//! * [`sif`]: pure-Rust reader/writer of the SIF container format.
+//! * [`oci_sif`]: resolving an OCI-SIF's root index → manifest → config and layers.
+//! * [`config`]: OCI runtime `config.json` generation from image metadata.
+//! * [`build`]: `sifrun sif build`: OCI-SIF / native SIF from OCI images and directories.
+//! * [`bundle`]: `mount`/`umount` of a SIF as an OCI bundle (kernel or FUSE).
+
+pub mod build;
+pub mod bundle;
+pub mod config;
+pub mod envscript;
+pub mod error;
+pub mod listing;
+pub mod loopdev;
+pub mod oci_sif;
+pub mod sif;
+
+pub use error::{Error, Result};

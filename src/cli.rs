@@ -1,0 +1,107 @@
+//! The command line: runc's global flags and commands (from liboci-cli where its
+//! definitions match runc), plus sifrun's own SIF commands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{kill, mount, oci, restore, sif, umount};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sifrun",
+    about = "A runc-compatible OCI runtime that also runs Singularity SIF and OCI-SIF images",
+    long_about = "sifrun creates and runs containers from OCI bundles, with runc's commands, flags, \
+exit codes and state JSON, so podman, containerd and Docker can use it as their runtime.\n\n\
+It also turns SIF and OCI-SIF images into bundles (`sifrun mount IMAGE BUNDLE`) and drives \
+them through the lifecycle of `singularity oci` (`sifrun oci ...`).",
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: liboci_cli::GlobalOpts,
+
+    /// Ignore cgroup permission errors ('true', 'false', or 'auto')
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+
+    /// Path to the criu binary used for checkpoint and restore
+    #[arg(long, value_name = "PATH")]
+    pub criu: Option<PathBuf>,
+
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (the process waits for `start`)
+    Create(liboci_cli::Create),
+    /// Start the user process of a created container
+    Start(liboci_cli::Start),
+    /// Print the state of a container as JSON
+    State(liboci_cli::State),
+    /// Send a signal to the container's init process (default SIGTERM)
+    Kill(kill::Kill),
+    /// Delete a container and the resources it holds
+    Delete(liboci_cli::Delete),
+    /// Create and start a container, and wait for it in the foreground
+    Run(liboci_cli::Run),
+    /// Run a new process inside a running container
+    Exec(liboci_cli::Exec),
+    /// List the containers in the state root
+    List(liboci_cli::List),
+    /// List the processes running inside a container
+    Ps(liboci_cli::Ps),
+    /// Suspend all processes of a container (freezer cgroup)
+    Pause(liboci_cli::Pause),
+    /// Resume the processes of a paused container
+    Resume(liboci_cli::Resume),
+    /// Print container events and resource statistics
+    Events(liboci_cli::Events),
+    /// Update the resource limits of a container
+    Update(liboci_cli::Update),
+    /// Write a default config.json (runc's) into the bundle
+    Spec(liboci_cli::Spec),
+    /// Print the runtime-spec features document
+    Features(liboci_cli::Features),
+    /// Checkpoint a running container with criu
+    Checkpoint(liboci_cli::Checkpoint),
+    /// Restore a container from a criu checkpoint
+    Restore(restore::Restore),
+    /// Turn a SIF or OCI-SIF image into a ready OCI bundle
+    Mount(mount::Mount),
+    /// Undo `sifrun mount`: unmount, detach loop devices, remove what mount made
+    Umount(umount::Umount),
+    /// Inspect SIF files (list, info, header)
+    Sif(sif::Sif),
+    /// The `singularity oci` lifecycle: drive SIF images by hand
+    Oci(oci::Oci),
+}
+
+impl Command {
+    /// Commands whose processes enter a container; only they need the sealed binary.
+    pub fn enters_container(&self) -> bool {
+        match self {
+            Command::Oci(o) => o.command.enters_container(),
+            _ => matches!(
+                self,
+                Command::Create(_) | Command::Run(_) | Command::Exec(_) | Command::Restore(_)
+            ),
+        }
+    }
+}
+
+pub fn version_text() -> String {
+    format!(
+        "sifrun version {}\ncommit: {}\nspec: {}\nlibcontainer: 0.7.0\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("SIFRUN_COMMIT"),
+        oci_spec::runtime::VERSION,
+    )
+}

@@ -1,0 +1,81 @@
+//! `run ID`: create and start a container; without `--detach`, wait for it, forward
+//! signals, hold its terminal if it has one, delete it, and exit with its status.
+
+use anyhow::{Context, Result};
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+
+use super::{exit_byte, Ctx};
+use crate::bundle::{self, CreateClaim};
+use crate::foreground::{self, ConsoleSocket, PtyProxy};
+
+pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
+    let prepared = bundle::prepare(&args.container_id, &args.bundle)?;
+    let terminal = prepared
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    // runc holds the pty itself when the caller gives no console socket.
+    let own_console = terminal && !args.detach && args.console_socket.is_none();
+    let console = own_console
+        .then(|| ConsoleSocket::new(&ctx.root))
+        .transpose()?;
+    let console_path = console
+        .as_ref()
+        .map(|c| c.path())
+        .or(args.console_socket.clone());
+
+    if !args.detach && !args.no_subreaper {
+        // Orphans of the container's init are reparented to us and reaped.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    let master = console.map(ConsoleSocket::receive);
+
+    let claim = CreateClaim::take(&ctx.root, &args.container_id)?;
+    let built = ContainerBuilder::new(args.container_id.clone(), SyscallType::default())
+        .with_executor(libcontainer::workload::default::DefaultExecutor {})
+        .with_pid_file(args.pid_file.as_ref())?
+        .with_console_socket(console_path.as_ref())
+        .with_root_path(ctx.root.clone())?
+        .with_preserved_fds(args.preserve_fds)
+        .as_init(&args.bundle)
+        .with_spec(prepared.spec.clone())
+        .with_systemd(ctx.systemd_cgroup)
+        .with_detach(args.detach || console_path.is_some())
+        .with_no_pivot(args.no_pivot)
+        .build();
+    let mut container = claim.finish(built, &prepared)?;
+    // Blocked only now: the container's init was forked with our normal mask.
+    let signals = (!args.detach).then(foreground::block_signals).transpose()?;
+
+    let proxy = match master {
+        Some(handle) => {
+            let fd = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("console thread panicked"))??;
+            Some(PtyProxy::start(fd)?)
+        }
+        None => None,
+    };
+
+    container
+        .start()
+        .with_context(|| format!("failed to start container {:?}", args.container_id))?;
+    let Some(signals) = signals else {
+        return Ok(0);
+    };
+    let pid = container.pid().context("container has no init pid")?;
+    let code = foreground::wait(pid, &signals);
+    if let Some(p) = proxy {
+        p.finish();
+    }
+    if !args.keep {
+        container
+            .delete(true)
+            .with_context(|| format!("failed to delete container {:?}", args.container_id))?;
+    }
+    Ok(exit_byte(code?))
+}

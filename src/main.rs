@@ -1,0 +1,79 @@
+//! sifrun: a runc-compatible OCI runtime on youki's libcontainer, which also turns
+//! Singularity SIF and OCI-SIF images into OCI bundles.
+
+mod bundle;
+mod cli;
+mod commands;
+mod container_dir;
+mod foreground;
+mod logging;
+mod monitor;
+mod rootdir;
+mod sealed_exe;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+
+fn main() -> ExitCode {
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version on stdout and usage errors on stderr; runc exits 1
+            // on bad flags, which engines and scripts treat as "failed". Usage errors
+            // are one line (callers log stderr line by line; "" as an id, for one).
+            if !err.use_stderr() {
+                let _ = err.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = err.render().to_string();
+            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            eprintln!("sifrun: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(1);
+        }
+    };
+
+    if cli.version {
+        print!("{}", cli::version_text());
+        return ExitCode::SUCCESS;
+    }
+
+    let Some(command) = cli.command.take() else {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::from(1);
+    };
+
+    // Only commands whose child processes enter a container need a sealed copy of
+    // the binary (CVE-2019-5736); `state`, `kill`, `delete` stay on the fast path.
+    if command.enters_container() {
+        if let Err(err) = sealed_exe::ensure_sealed() {
+            eprintln!("sifrun: {err:#}");
+            return ExitCode::from(1);
+        }
+    }
+
+    if command.enters_container() {
+        // Rust ignores SIGPIPE at start-up and exec keeps that: give container
+        // processes the default disposition, as runc's do.
+        // SAFETY: resetting a signal disposition to its default.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+
+    let log = match logging::init(&cli.global) {
+        Ok(log) => log,
+        Err(err) => {
+            eprintln!("sifrun: {err:#}");
+            return ExitCode::from(1);
+        }
+    };
+
+    match commands::dispatch(command, &cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            log.fatal(&err);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Rootless: as an unprivileged user (`sifrun-test`, created here if missing, with
+//! subordinate ids in /etc/subuid and /etc/subgid), a busybox container from a
+//! `sifrun spec --rootless` config goes through create/start/state/kill/delete, and a
+//! SIF mounted with `sifrun mount --mode fuse` runs.
+//!
+//! The tests need root to create the user; they run sifrun as that user.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+
+const USER: &str = "sifrun-test";
+
+/// (uid, gid) of the test user, creating it (and its subordinate id ranges) if needed.
+fn test_user() -> (u32, u32) {
+    static ONCE: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *ONCE.get_or_init(|| {
+        if nix::unistd::User::from_name(USER).ok().flatten().is_none() {
+            let o = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/bin/sh",
+                ])
+                .arg(USER)
+                .output()
+                .expect("run useradd");
+            // a parallel test may have created it in the meantime
+            if !o.status.success() && nix::unistd::User::from_name(USER).ok().flatten().is_none() {
+                panic!("useradd {USER}: {}", stderr(&o));
+            }
+        }
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
+                use std::io::Write;
+                let mut w = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(f)
+                    .unwrap();
+                writeln!(w, "{USER}:1100000:65536").unwrap();
+            }
+        }
+        let u = nix::unistd::User::from_name(USER).unwrap().unwrap();
+        (u.uid.as_raw(), u.gid.as_raw())
+    })
+}
+
+fn chown_r(p: &Path, uid: u32, gid: u32) {
+    let o = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{gid}"))
+        .arg(p)
+        .output()
+        .unwrap();
+    assert_ok(&o, "chown -R");
+}
+
+/// sifrun ARGS as the test user, with a clean environment of its own.
+fn as_user(uid: u32, gid: u32, home: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(SIFRUN);
+    c.args(args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .current_dir(home)
+        .uid(uid)
+        .gid(gid); // std drops root's supplementary groups when it changes the uid
+    output_with_timeout(c, Duration::from_secs(60))
+}
+
+/// A home for the test user: a temp dir it owns.
+fn user_home(uid: u32, gid: u32) -> TmpDir {
+    let t = TmpDir::new("sifrun-rootless");
+    std::fs::create_dir(t.join("run")).unwrap();
+    chown_r(&t.path, uid, gid);
+    t
+}
+
+#[test]
+#[ignore = "known bug: rootless create fails on cgroup v1: libcontainer mkdirs /sys/fs/cgroup/<ctrl>/:youki:<id> (EACCES); --rootless is parsed but ignored"]
+fn rootless_busybox_lifecycle() {
+    if !require_root() {
+        return;
+    }
+    let (uid, gid) = test_user();
+    let home = user_home(uid, gid);
+    let h = &home.path;
+    let root = h.join("state");
+    let bundle = h.join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    make_rootfs(&bundle.join("rootfs"));
+    chown_r(h, uid, gid);
+    let (r, b) = (root.to_str().unwrap(), bundle.to_str().unwrap());
+    let o = as_user(uid, gid, h, &["spec", "--rootless", "--bundle", b]);
+    assert_ok(&o, "spec --rootless");
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    assert_eq!(cfg["linux"]["uidMappings"][0]["hostID"], uid);
+    let tag = unique_id("rootless");
+    cfg["process"]["terminal"] = false.into();
+    cfg["process"]["args"] = serde_json::json!(["sh", "-c", format!("sleep 100000; : {tag}")]);
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+
+    let id = tag.clone();
+    // Clean up as root whatever happens below.
+    struct Cleanup<'a>(&'a str, &'a str);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new(SIFRUN)
+                .args(["--root", self.0, "delete", "--force", self.1])
+                .output();
+        }
+    }
+    let _cleanup = Cleanup(r, &id);
+
+    let o = as_user(uid, gid, h, &["--root", r, "create", "--bundle", b, &id]);
+    assert_ok(&o, "rootless create");
+    let o = as_user(uid, gid, h, &["--root", r, "start", &id]);
+    assert_ok(&o, "rootless start");
+    let o = as_user(uid, gid, h, &["--root", r, "state", &id]);
+    assert_ok(&o, "rootless state");
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["status"], "running", "{st}");
+    let pid = st["pid"].as_i64().unwrap();
+    // the container process runs as the unprivileged user on the host
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid_line.split_whitespace().nth(1) == Some(&uid.to_string()),
+        "container runs as {uid_line}"
+    );
+    let o = as_user(uid, gid, h, &["--root", r, "exec", &id, "id", "-u"]);
+    assert_ok(&o, "rootless exec");
+    assert_eq!(stdout(&o).trim(), "0", "root in the user namespace");
+    let o = as_user(uid, gid, h, &["--root", r, "kill", &id, "KILL"]);
+    assert_ok(&o, "rootless kill");
+    let _ = settle(Duration::from_secs(10), || {
+        let o = as_user(uid, gid, h, &["--root", r, "state", &id]);
+        if stdout(&o).contains("\"stopped\"") {
+            vec![]
+        } else {
+            vec![()]
+        }
+    });
+    let o = as_user(uid, gid, h, &["--root", r, "delete", &id]);
+    assert_ok(&o, "rootless delete");
+    assert!(!root.join(&id).exists(), "state dir left");
+    let procs = settle(Duration::from_secs(5), || processes_with(&tag));
+    assert!(procs.is_empty(), "{procs:?}");
+    let cgs = settle(Duration::from_secs(5), || cgroup_dirs(&tag));
+    assert!(cgs.is_empty(), "{cgs:?}");
+}
+
+#[test]
+#[ignore = "known bug: rootless create fails on cgroup v1: libcontainer mkdirs /sys/fs/cgroup/<ctrl>/:youki:<id> (EACCES); --rootless is parsed but ignored"]
+fn rootless_fuse_mount_and_run_a_sif() {
+    if !require_root() {
+        return;
+    }
+    let (uid, gid) = test_user();
+    let home = user_home(uid, gid);
+    let h = &home.path;
+    let img = h.join("busybox.sif");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sif/busybox_amd64.sif"),
+        &img,
+    )
+    .unwrap();
+    chown_r(h, uid, gid);
+    let bundle = h.join("bundle");
+    let root = h.join("state");
+    let (i, b, r) = (
+        img.to_str().unwrap(),
+        bundle.to_str().unwrap(),
+        root.to_str().unwrap(),
+    );
+    struct Unmount<'a>(&'a str, u32, u32, &'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = as_user(self.1, self.2, self.3, &["umount", "--force", self.0]);
+        }
+    }
+    let o = as_user(uid, gid, h, &["mount", "--mode", "fuse", i, b]);
+    assert_ok(&o, "rootless mount --mode fuse");
+    let _unmount = Unmount(b, uid, gid, h);
+    assert!(bundle.join("rootfs/bin/busybox").exists());
+    assert!(bundle.join("config.json").is_file());
+
+    // The bundle's config has no user namespace: an unprivileged user must add one
+    // (as `singularity oci` does); map the caller to root.
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    let ns = cfg["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has_user_ns = ns.iter().any(|n| n["type"] == "user");
+    eprintln!("mount's config: user namespace {has_user_ns}");
+    if !has_user_ns {
+        let mut ns: Vec<serde_json::Value> =
+            ns.into_iter().filter(|n| n["type"] != "network").collect();
+        ns.push(serde_json::json!({"type": "user"}));
+        cfg["linux"]["namespaces"] = ns.into();
+        cfg["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+        cfg["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+        if let Some(l) = cfg["linux"].as_object_mut() {
+            l.remove("resources");
+        }
+        for m in cfg["mounts"].as_array_mut().into_iter().flatten() {
+            if m["destination"] == "/sys" {
+                *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
+                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+            }
+            if let Some(o) = m["options"].as_array_mut() {
+                o.retain(|v| v != "gid=5");
+            }
+        }
+    }
+    cfg["process"]["args"] = serde_json::json!(["/bin/sh", "-c", "echo rootless-sif-ok; id -u"]);
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    let id = unique_id("rlsif");
+    let o = as_user(uid, gid, h, &["--root", r, "run", "--bundle", b, &id]);
+    let _ = Command::new(SIFRUN)
+        .args(["--root", r, "delete", "--force", &id])
+        .output();
+    assert_ok(&o, "rootless run of the mounted SIF");
+    assert_eq!(stdout(&o).trim(), "rootless-sif-ok\n0");
+    let o = as_user(uid, gid, h, &["umount", b]);
+    assert_ok(&o, "rootless umount");
+    assert!(!bundle.exists());
+    assert!(mounts_under(h).is_empty(), "{:?}", mounts_under(h));
+}

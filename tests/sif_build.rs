@@ -1,0 +1,411 @@
+//! `sifrun sif build` end to end through the binary: the busybox image from
+//! hack/make-busybox-image.sh as oci-archive, docker-archive and oci layout → OCI-SIF →
+//! `sifrun mount` + `sifrun run` shows the image's user, working dir and env; a
+//! native SIF from a directory is readable by Debian's siftool and unsquashfs and runs
+//! its runscript with its env; a hostile layer fails cleanly. Mounts are undone by a
+//! Drop guard (`sifrun umount --force`).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn sifrun() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sifrun"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+struct Scratch {
+    dir: PathBuf,
+    bundles: Vec<PathBuf>,
+}
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "sifrun-sif-build-{tag}-{}-{}",
+            std::process::id(),
+            fastrand_u32()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        Scratch {
+            dir,
+            bundles: vec![],
+        }
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+}
+
+fn fastrand_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    t.subsec_nanos() ^ (t.as_secs() as u32)
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for b in &self.bundles {
+            if b.exists() {
+                let _ = Command::new(sifrun())
+                    .arg("--root")
+                    .arg(self.state())
+                    .args(["umount", "--force"])
+                    .arg(b)
+                    .output();
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sif_build(args: &[&str]) -> Output {
+    Command::new(sifrun())
+        .args(["sif", "build"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// mount IMAGE, run it with `input` on stdin, umount; returns stdout.
+fn mount_run(s: &mut Scratch, image: &Path, id: &str, input: &str) -> String {
+    let bundle = s.dir.join(format!("bundle-{id}"));
+    s.bundles.push(bundle.clone());
+    let o = Command::new(sifrun())
+        .arg("mount")
+        .arg(image)
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    ok(&o, "sifrun mount");
+    let mut child = Command::new(sifrun())
+        .arg("--root")
+        .arg(s.state())
+        .args(["run", "-b"])
+        .arg(&bundle)
+        .arg(format!("{id}-{}", std::process::id()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    ok(&out, "sifrun run");
+    let o = Command::new(sifrun())
+        .arg("--root")
+        .arg(s.state())
+        .arg("umount")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    ok(&o, "sifrun umount");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn busybox_user_image_from_all_oci_sources() {
+    if !is_root() || !have("umoci") || !have("skopeo") || !have("mksquashfs") {
+        eprintln!("skipped: needs root, umoci, skopeo and squashfs-tools");
+        return;
+    }
+    let mut s = Scratch::new("bb");
+    let img = s.dir.join("img");
+    let o = Command::new("bash")
+        .arg(repo().join("hack/make-busybox-image.sh"))
+        .arg(&img)
+        .output()
+        .unwrap();
+    ok(&o, "make-busybox-image.sh");
+    let sources = [
+        (
+            "oa",
+            format!("oci-archive:{}", img.join("busybox-user-oci.tar").display()),
+        ),
+        (
+            "da",
+            format!(
+                "docker-archive:{}",
+                img.join("busybox-user-docker.tar").display()
+            ),
+        ),
+        ("ol", format!("oci:{}:user", img.join("oci").display())),
+    ];
+    for (tag, src) in &sources {
+        let out = s.dir.join(format!("{tag}.oci.sif"));
+        let o = sif_build(&["-q", out.to_str().unwrap(), src]);
+        ok(&o, &format!("sif build {src}"));
+        assert!(
+            o.stderr.is_empty(),
+            "-q prints nothing: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got = mount_run(
+            &mut s,
+            &out,
+            &format!("sifbuild-{tag}"),
+            "id -u; id -g; pwd; echo $RTEST_ENV; cat /srv/marker\n",
+        );
+        assert_eq!(
+            got, "1000\n1000\n/home/tester\nfrom-image\nhello from image\n",
+            "{src}"
+        );
+    }
+    // Without -q there is progress on stderr; the "latest" tag runs as root in /srv.
+    let out = s.dir.join("latest.oci.sif");
+    let o = sif_build(&[
+        out.to_str().unwrap(),
+        &format!("oci:{}:latest", img.join("oci").display()),
+    ]);
+    ok(&o, "sif build latest");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("layer 1/1 applied"), "{err}");
+    let got = mount_run(&mut s, &out, "sifbuild-latest", "id -u; pwd\n");
+    assert_eq!(got, "0\n/srv\n");
+}
+
+/// A busybox root fs directory, from Debian's busybox-static.
+fn busybox_root(dir: &Path) {
+    for d in ["bin", "etc", "srv"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
+    for a in ["sh", "echo", "cat", "id", "env"] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
+    }
+    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
+    fs::write(dir.join("srv/marker"), "dir marker\n").unwrap();
+}
+
+#[test]
+fn native_sif_from_dir() {
+    if !is_root() || !have("mksquashfs") || !Path::new("/bin/busybox").exists() {
+        eprintln!("skipped: needs root, squashfs-tools and busybox-static");
+        return;
+    }
+    let mut s = Scratch::new("native");
+    let root = s.dir.join("rootfs");
+    busybox_root(&root);
+    let rs = s.dir.join("runscript");
+    fs::write(
+        &rs,
+        "echo \"runscript: GREETING=$GREETING args=$*\"\ncat /srv/marker\n",
+    )
+    .unwrap();
+    let out = s.dir.join("n.sif");
+    let o = sif_build(&[
+        "-q",
+        "--runscript",
+        rs.to_str().unwrap(),
+        "--env",
+        "GREETING=hello world",
+        "--label",
+        "org.example.test=yes",
+        out.to_str().unwrap(),
+        &format!("dir:{}", root.display()),
+    ]);
+    ok(&o, "sif build dir:");
+    assert!(
+        !root.join(".singularity.d").exists(),
+        "source left untouched"
+    );
+
+    if have("siftool") {
+        let o = Command::new("siftool")
+            .arg("list")
+            .arg(&out)
+            .output()
+            .unwrap();
+        ok(&o, "siftool list");
+        let l = String::from_utf8_lossy(&o.stdout);
+        assert!(l.contains("Def.FILE") && l.contains("JSON.Generic"), "{l}");
+        assert!(l.contains("FS (Squashfs/*System/"), "{l}");
+        for id in ["1", "2", "3"] {
+            let o = Command::new("siftool")
+                .args(["info", id])
+                .arg(&out)
+                .output()
+                .unwrap();
+            ok(&o, "siftool info");
+        }
+    } else {
+        eprintln!("siftool not installed: siftool checks skipped");
+    }
+    // unsquashfs reads the partition at its offset.
+    let o = Command::new(sifrun())
+        .args(["sif", "info", "--json"])
+        .arg(&out)
+        .arg("3")
+        .output()
+        .unwrap();
+    ok(&o, "sif info");
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let off = d["offset"].as_i64().unwrap();
+    assert_eq!(off % 4096, 0);
+    let o = Command::new("unsquashfs")
+        .args(["-o", &off.to_string(), "-l"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    ok(&o, "unsquashfs -l");
+    let l = String::from_utf8_lossy(&o.stdout);
+    for p in [
+        "/.singularity.d/runscript",
+        "/.singularity.d/env/90-environment.sh",
+        "/.singularity.d/labels.json",
+        "/.singularity.d/actions/run",
+        "/bin/busybox",
+        "/srv/marker",
+    ] {
+        assert!(
+            l.contains(&format!("squashfs-root{p}\n")),
+            "{p} missing:\n{l}"
+        );
+    }
+    let got = mount_run(&mut s, &out, "sifbuild-native", "");
+    assert_eq!(got, "runscript: GREETING=hello world args=\ndir marker\n");
+
+    // --oci: an OCI-SIF with a default config instead.
+    let out = s.dir.join("d.oci.sif");
+    let o = sif_build(&[
+        "-q",
+        "--oci",
+        "--env",
+        "A=1",
+        out.to_str().unwrap(),
+        &format!("dir:{}", root.display()),
+    ]);
+    ok(&o, "sif build --oci dir:");
+    let got = mount_run(
+        &mut s,
+        &out,
+        "sifbuild-dir-oci",
+        "echo A=$A; id -u; cat /srv/marker\n",
+    );
+    assert_eq!(got, "A=1\n0\ndir marker\n");
+}
+
+/// An OCI layout whose single layer holds `../../escaped`.
+fn hostile_layout(dir: &Path) {
+    let digest = bundle_tools::build::source::sha256_digest;
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x").unwrap();
+    let layer = dir.join("layer.tar");
+    let o = Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .args(["-cPf"])
+        .arg(&layer)
+        .args(["--transform", "s,^f$,../../escaped,", "f"])
+        .output()
+        .unwrap();
+    ok(&o, "tar");
+    let lb = fs::read(&layer).unwrap();
+    fs::remove_file(&layer).unwrap();
+    fs::remove_dir_all(&src).unwrap();
+    let put = |b: &[u8]| {
+        let d = digest(b);
+        fs::write(blobs.join(&d[7..]), b).unwrap();
+        d
+    };
+    let ld = put(&lb);
+    let cfg = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{ld}"]}}}}"#
+    );
+    let cd = put(cfg.as_bytes());
+    let m = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{ld}","size":{}}}]}}"#,
+        cfg.len(),
+        lb.len()
+    );
+    let md = put(m.as_bytes());
+    fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{md}","size":{}}}]}}"#,
+            m.len()
+        ),
+    )
+    .unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+#[test]
+fn hostile_layer_fails_cleanly() {
+    let s = Scratch::new("hostile");
+    let layout = s.dir.join("layout");
+    hostile_layout(&layout);
+    let archive = s.dir.join("hostile.tar");
+    let o = Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&archive)
+        .arg(".")
+        .output()
+        .unwrap();
+    ok(&o, "tar layout");
+    let out_dir = s.dir.join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("h.sif");
+    for src in [
+        format!("oci:{}", layout.display()),
+        format!("oci-archive:{}", archive.display()),
+    ] {
+        let o = sif_build(&["-q", out.to_str().unwrap(), &src]);
+        assert!(!o.status.success(), "{src}: hostile build succeeded");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
+        assert!(err.contains("unsafe entry") && err.contains(".."), "{err}");
+        assert_eq!(
+            fs::read_dir(&out_dir).unwrap().count(),
+            0,
+            "no output or temp files left"
+        );
+        assert!(!s.dir.join("escaped").exists() && !std::env::temp_dir().join("escaped").exists());
+    }
+    // Bad SOURCE syntax and missing input: one line, non-zero.
+    for src in ["docker://busybox", "oci-archive:/nonexistent/x.tar"] {
+        let o = sif_build(&[out.to_str().unwrap(), src]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    assert!(!out.exists());
+}
