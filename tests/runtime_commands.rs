@@ -743,3 +743,59 @@ fn checkpoint_and_restore_fail_clearly_without_support() {
     ]);
     assert_one_line_error(&o, Some("restore"));
 }
+
+/// What podman sends for `--read-only` / `--tmpfs`: tmpfs mounts with runc's
+/// `tmpcopyup` extension over directories that hold files, under a read-only root;
+/// and what containerd sends for an image WorkingDir the rootfs lacks: a cwd that must
+/// be created.
+#[test]
+fn tmpcopyup_and_missing_cwd_are_handled_like_runc() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique_id("copyup");
+    rt.track(&id);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "pwd; cat /data/file; readlink /data/link; \
+         stat -c '%a %u' /data /data/sub/x; touch /data/new && echo writable; \
+         grep -c ' /data .* - tmpfs ' /proc/self/mountinfo",
+    ]);
+    let data = b.rootfs().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("file"), "from-image\n").unwrap();
+    std::fs::write(data.join("sub/x"), "").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", data.join("link")).unwrap();
+    std::os::unix::fs::chown(data.join("sub/x"), Some(1234), Some(1234)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.join("sub/x"), std::fs::Permissions::from_mode(0o640))
+        .unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    b.edit(|c| {
+        c["root"]["readonly"] = true.into();
+        c["process"]["cwd"] = "/work/dir".into();
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]
+        }));
+    });
+    let mut c = rt.cmd(["run", "--bundle"]);
+    c.arg(b.path()).arg(&id);
+    let o = output_with_timeout(c, Duration::from_secs(30));
+    assert_ok(&o, "run with tmpcopyup");
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "/work/dir", "{out}");
+    assert_eq!(lines[1], "from-image", "{out}");
+    assert_eq!(lines[2], "/etc/passwd", "{out}");
+    assert_eq!(lines[3], "1777 0", "{out}");
+    assert_eq!(lines[4], "640 1234", "{out}");
+    assert_eq!(lines[5], "writable", "{out}");
+    assert_eq!(lines[6], "1", "{out}");
+    // The copy went to the tmpfs: the image's directory is untouched.
+    assert!(!data.join("new").exists());
+    // The missing cwd was created in the rootfs, as runc does.
+    assert!(b.rootfs().join("work/dir").is_dir());
+}

@@ -1,6 +1,6 @@
 use std::fs::{Permissions, canonicalize};
 use std::io::{BufRead, BufReader, ErrorKind};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -629,6 +629,10 @@ impl Mount {
 
         let dest: OwnedFd = root.resolve(container_dest)?.into();
         let dest_fd = dest.as_fd();
+        let tmpcopyup = typ == Some("tmpfs")
+            && m.options()
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|o| o == super::utils::TMPCOPYUP_FLAG));
 
         // fd-based mount flow:
         // - bind: open_tree -> mount_setattr -> move_mount
@@ -740,6 +744,11 @@ impl Mount {
                 // fsmount
                 let mount_fd_owned = self.syscall.fsmount(fsfd, 0, None)?;
                 let mount_fd = mount_fd_owned.as_fd();
+
+                // Fill the detached tmpfs before it goes read-only and becomes visible.
+                if tmpcopyup {
+                    super::copyup::copy_up(dest_fd.as_raw_fd(), mount_fd.as_raw_fd())?;
+                }
 
                 // mount_setattr
                 let attr_set_from_flags = self.mount_flag_to_attr(&mount_option_config.flags);

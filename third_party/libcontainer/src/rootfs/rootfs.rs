@@ -1,4 +1,5 @@
 use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use nix::mount::MsFlags;
@@ -122,6 +123,16 @@ impl RootFS {
         }?;
 
         symlinker.setup_ptmx(rootfs)?;
+
+        // runc creates a missing process.cwd (as root, 0755, before a read-only root is
+        // remounted); engines rely on it for an image's WorkingDir that the image lacks.
+        if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd()) {
+            if cwd.is_absolute() && cwd != Path::new("/") {
+                let root = pathrs::Root::open(rootfs).map_err(super::mount::MountError::from)?;
+                root.mkdir_all(cwd, &std::fs::Permissions::from_mode(0o755))
+                    .map_err(super::mount::MountError::from)?;
+            }
+        }
         Ok(())
     }
 

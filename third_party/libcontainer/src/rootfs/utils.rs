@@ -10,6 +10,8 @@ use crate::syscall::linux::{self, MountOption, MountRecursive};
 
 const IDMAP_FLAG: &str = "idmap";
 const RIDMAP_FLAG: &str = "ridmap";
+/// runc's extension: a new tmpfs starts with what its destination directory held.
+pub const TMPCOPYUP_FLAG: &str = "tmpcopyup";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptionConfig {
@@ -97,6 +99,10 @@ pub fn parse_mount(m: &Mount) -> std::result::Result<MountOptionConfig, MountErr
                     continue;
                 }
                 RIDMAP_FLAG => {
+                    continue;
+                }
+                // Not a kernel option: mount_into_container does the copy-up.
+                TMPCOPYUP_FLAG => {
                     continue;
                 }
                 _ => {}
