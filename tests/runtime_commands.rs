@@ -770,8 +770,7 @@ fn tmpcopyup_and_missing_cwd_are_handled_like_runc() {
     std::os::unix::fs::symlink("/etc/passwd", data.join("link")).unwrap();
     std::os::unix::fs::chown(data.join("sub/x"), Some(1234), Some(1234)).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(data.join("sub/x"), std::fs::Permissions::from_mode(0o640))
-        .unwrap();
+    std::fs::set_permissions(data.join("sub/x"), std::fs::Permissions::from_mode(0o640)).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o1777)).unwrap();
     b.edit(|c| {
         c["root"]["readonly"] = true.into();
