@@ -2,6 +2,7 @@
 //! Singularity SIF and OCI-SIF images into OCI bundles.
 
 mod bundle;
+mod cgroup_warmup;
 mod cli;
 mod commands;
 mod container_dir;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
     }
 
     if command.enters_container() {
+        cgroup_warmup::start();
         // Rust ignores SIGPIPE at start-up and exec keeps that: give container
         // processes the default disposition, as runc's do.
         // SAFETY: resetting a signal disposition to its default.

@@ -1,7 +1,8 @@
 //! Regression tests for known container-runtime CVEs and the isolation they broke:
 //!
 //! * CVE-2019-5736: a container process cannot overwrite the host's sifrun binary
-//!   through /proc/PID/exe (processes sifrun spawns run from a sealed memfd).
+//!   through /proc/PID/exe (processes sifrun spawns run from a read-only overlayfs or
+//!   a sealed memfd).
 //! * CVE-2024-21626: no host file descriptor and no host cwd reach the container
 //!   process (create/start, run, exec; also with fds the caller leaked).
 //! * CVE-2019-16884 / CVE-2019-19921 / CVE-2023-27561: nothing gets mounted over
@@ -35,19 +36,34 @@ fn pid_of(rt: &Runtime, id: &str) -> i32 {
 
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// `/proc/PID/exe` is a memfd with all write seals, and cannot be written to.
+/// `/proc/PID/exe` cannot be written to: it is either the binary seen through a
+/// read-only overlayfs without an upper layer (even a clone of that mount made writable
+/// cannot write), or a memfd with all write seals.
 #[track_caller]
 fn assert_exe_sealed(pid: i32) {
     let exe = format!("/proc/{pid}/exe");
     let link = std::fs::read_link(&exe).unwrap();
+    let f = std::fs::File::open(&exe).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+    // SAFETY: fstatfs on an fd we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::fstatfs(fd, &mut st) }, 0);
+    if st.f_type as i64 == 0x794c_7630 {
+        let err = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&exe)
+            .expect_err("opened the overlay exe for writing");
+        assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{exe}: {err}");
+        assert_clone_not_writable(&exe);
+        return;
+    }
     assert!(
         link.to_string_lossy().starts_with("/memfd:"),
-        "{exe} -> {} is not a memfd",
+        "{exe} -> {} is neither on overlayfs nor a memfd",
         link.display()
     );
-    let f = std::fs::File::open(&exe).unwrap();
     // SAFETY: fcntl on an fd we own.
-    let seals = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&f), libc::F_GET_SEALS) };
+    let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
     assert!(
         seals >= 0 && seals & SEALS == SEALS,
         "{exe}: seals {seals:#x}"
@@ -67,20 +83,87 @@ fn assert_exe_sealed(pid: i32) {
     );
 }
 
+/// The attack a read-only bind mount would not stop: clone the exe's mount with
+/// open_tree(OPEN_TREE_CLONE), clear MOUNT_ATTR_RDONLY on the clone, open for writing.
+#[track_caller]
+fn assert_clone_not_writable(exe: &str) {
+    #[repr(C)]
+    struct MountAttr {
+        set: u64,
+        clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let path = std::ffi::CString::new(exe).unwrap();
+    // SAFETY: open_tree(2) with a NUL-terminated path.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            1 | libc::O_CLOEXEC, // OPEN_TREE_CLONE
+        )
+    };
+    if tree < 0 {
+        return; // the mount cannot even be cloned
+    }
+    let attr = MountAttr {
+        set: 0,
+        clr: 1, // MOUNT_ATTR_RDONLY
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr(2) on the fd open_tree returned, with a valid struct.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc == 0 {
+        let w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{tree}"));
+        assert!(
+            w.is_err(),
+            "{exe}: a writable clone of its mount opened it for writing"
+        );
+    }
+    // SAFETY: closing the fd open_tree returned.
+    unsafe { libc::close(tree as i32) };
+}
+
+/// The container's pid 1 (sifrun's own init until `start`) runs from an unwritable
+/// binary: the read-only overlayfs by default, the sealed memfd with SIFRUN_SEAL=memfd.
 #[test]
-fn cve_2019_5736_container_init_runs_from_sealed_memfd() {
+fn cve_2019_5736_container_init_runs_from_an_unwritable_binary() {
     if !require_root() {
         return;
     }
     let before = host_binary();
     let rt = Runtime::new();
-    let b = Bundle::sleeper("cve5736a");
-    let id = unique_id("cve5736a");
-    assert_ok(&rt.create(&id, b.path()), "create");
-    // Until `start`, the container's pid 1 is sifrun's own init.
-    assert_exe_sealed(pid_of(&rt, &id));
-    assert_ok(&rt.run(["start", &id]), "start");
-    assert_ok(&rt.delete_force(&id), "delete");
+    for (mode, fs) in [(None, "overlay"), (Some("memfd"), "memfd")] {
+        let b = Bundle::sleeper("cve5736a");
+        let id = unique_id("cve5736a");
+        rt.track(&id);
+        let mut c = rt.cmd(["create", "--bundle"]);
+        c.arg(b.path()).arg(&id);
+        if let Some(m) = mode {
+            c.env("SIFRUN_SEAL", m);
+        }
+        assert_ok(&output_with_timeout(c, Duration::from_secs(30)), "create");
+        let pid = pid_of(&rt, &id);
+        let link = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        let on_memfd = link.to_string_lossy().starts_with("/memfd:");
+        assert_eq!(on_memfd, fs == "memfd", "{fs}: exe -> {}", link.display());
+        assert_exe_sealed(pid);
+        assert_ok(&rt.run(["start", &id]), "start");
+        assert_ok(&rt.delete_force(&id), "delete");
+    }
     assert!(host_binary() == before, "the host sifrun binary changed");
 }
 
