@@ -640,10 +640,8 @@ fn sweep(bundle: &Path) -> Result<()> {
     unmount_all()?;
     let helpers = helpers_under(bundle);
     for &pid in &helpers {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        // SAFETY: plain kill(2) of a pid just found by its command line.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     for _ in 0..500 {
         if !helpers.iter().any(|&p| alive(p)) {
