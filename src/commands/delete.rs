@@ -4,7 +4,8 @@
 //!
 //! `delete --force` also cleans up after a `create`/`start`/`delete` that was killed
 //! half-way: it kills every process in the container's cgroup first (a killed create
-//! leaves an init that no state records), and when libcontainer cannot load or delete
+//! leaves an init that no state records) and waits until no process of a killed create
+//! is left (see [`CreateClaim::wait_gone`]), and when libcontainer cannot load or delete
 //! the container (state.json missing or unreadable) it removes the cgroup and the
 //! state directory itself.
 
@@ -12,6 +13,7 @@ use anyhow::{Context, Result};
 use libcontainer::container::{Container, State};
 
 use super::Ctx;
+use crate::bundle::CreateClaim;
 use crate::container_dir;
 
 pub fn run(args: liboci_cli::Delete, ctx: &Ctx) -> Result<()> {
@@ -39,7 +41,11 @@ fn force(ctx: &Ctx, id: &str) -> Result<()> {
     let systemd = State::load(&dir)
         .map(|s| s.use_systemd)
         .unwrap_or(ctx.systemd_cgroup);
-    container_dir::kill_cgroup_processes(&dir, id, systemd)?;
+    // Also waits for the processes of a create killed mid-way, which may not be in
+    // the cgroup yet.
+    CreateClaim::wait_gone(&ctx.root, id, || {
+        container_dir::kill_cgroup_processes(&dir, id, systemd)
+    })?;
     if dir.join("state.json").exists() {
         match Container::load(dir.clone()).map_err(anyhow::Error::new) {
             Ok(mut container) => match container.delete(true) {
