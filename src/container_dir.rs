@@ -161,6 +161,69 @@ pub fn cgroup_manager(container: &Container) -> Result<libcgroups::common::AnyCg
     .with_context(|| format!("failed to open the cgroup of {:?}", container.id()))
 }
 
+/// The cgroup of container `id` (state dir `dir`) for `delete --force`, which must not
+/// depend on a readable `state.json`: the path comes from libcontainer's
+/// `youki_config.json` (written before any process of the container exists), else it
+/// is libcontainer's default for a config.json without `cgroupsPath`.
+fn cgroup_manager_of(
+    dir: &Path,
+    id: &str,
+    systemd: bool,
+) -> Result<libcgroups::common::AnyCgroupManager> {
+    let cgroup_path = match libcontainer::config::YoukiConfig::load(dir) {
+        Ok(c) => c.cgroup_path,
+        Err(_) => libcontainer::utils::get_cgroup_path(&None, id),
+    };
+    libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+        cgroup_path,
+        systemd_cgroup: systemd,
+        container_name: id.to_string(),
+    })
+    .with_context(|| format!("failed to open the cgroup of {id:?}"))
+}
+
+/// SIGKILLs every process in the cgroup of container `id`, whatever its state says
+/// (a create killed mid-way leaves an init that no state records), with the cgroup
+/// frozen meanwhile so nothing forks past us; waits until the cgroup is empty.
+pub fn kill_cgroup_processes(dir: &Path, id: &str, systemd: bool) -> Result<()> {
+    use libcgroups::common::{CgroupManager, FreezerState};
+    let cg = cgroup_manager_of(dir, id, systemd)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // An error here means there is no cgroup (any more): nothing to kill.
+        let pids = cg.get_all_pids().unwrap_or_default();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("processes of container {id:?} survive SIGKILL: {pids:?}");
+        }
+        let _ = cg.freeze(FreezerState::Frozen);
+        for pid in pids {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = cg.freeze(FreezerState::Thawed);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The last resort of `delete --force` when libcontainer cannot delete (unreadable,
+/// empty or missing `state.json`): kill what is in the cgroup, remove the cgroup and
+/// the state directory.
+pub fn remove_leftovers(dir: &Path, id: &str, systemd: bool) -> Result<()> {
+    use libcgroups::common::CgroupManager;
+    kill_cgroup_processes(dir, id, systemd)?;
+    cgroup_manager_of(dir, id, systemd)?
+        .remove()
+        .with_context(|| format!("failed to remove the cgroup of {id:?}"))?;
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("failed to remove {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Ids of the containers in the state root, sorted; ignores our own temp files.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(root) {

@@ -88,7 +88,6 @@ fn recover_and_reuse(rt: &Runtime, b: &Bundle, id: &str, what: &str) {
 }
 
 #[test]
-#[ignore = "known bug: a create killed mid-way leaves its forked sifrun init running after delete --force"]
 fn sigkill_during_create() {
     if !require_root() {
         return;
@@ -115,7 +114,6 @@ fn sigkill_during_create() {
 }
 
 #[test]
-#[ignore = "known bug: a start/delete killed mid-way can leave an empty state.json (libcontainer writes it in place); delete --force then fails to parse it"]
 fn sigkill_during_start() {
     if !require_root() {
         return;
@@ -150,7 +148,6 @@ fn sigkill_during_start() {
 }
 
 #[test]
-#[ignore = "known bug: a start/delete killed mid-way can leave an empty state.json (libcontainer writes it in place); delete --force then fails to parse it"]
 fn sigkill_during_delete() {
     if !require_root() {
         return;
@@ -314,7 +311,6 @@ fn mount_fault_loop(mode: &str, kill_umount: bool) {
 }
 
 #[test]
-#[ignore = "known bug: mount saves .sifrun-mount.json only when done, so a killed mount leaves mounts (and FUSE daemons) umount --force cannot undo"]
 fn sigkill_during_mount_kernel() {
     if require_root() {
         mount_fault_loop("kernel", false);
@@ -322,7 +318,6 @@ fn sigkill_during_mount_kernel() {
 }
 
 #[test]
-#[ignore = "known bug: mount saves .sifrun-mount.json only when done, so a killed mount leaves mounts (and FUSE daemons) umount --force cannot undo"]
 fn sigkill_during_mount_fuse() {
     if require_root() {
         mount_fault_loop("fuse", false);
@@ -330,7 +325,6 @@ fn sigkill_during_mount_fuse() {
 }
 
 #[test]
-#[ignore = "known bug: umount removes .sifrun-mount.json before the bundle dir; killed in between, umount --force refuses the leftover dir"]
 fn sigkill_during_umount_kernel() {
     if require_root() {
         mount_fault_loop("kernel", true);
@@ -338,7 +332,6 @@ fn sigkill_during_umount_kernel() {
 }
 
 #[test]
-#[ignore = "known bug: umount removes .sifrun-mount.json before the bundle dir; killed in between, umount --force refuses the leftover dir"]
 fn sigkill_during_umount_fuse() {
     if require_root() {
         mount_fault_loop("fuse", true);

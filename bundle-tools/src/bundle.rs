@@ -5,9 +5,17 @@
 //! `BUNDLE/volumes/`, `BUNDLE/config.json`, and `BUNDLE/.sifrun-mount.json` recording
 //! exactly what was done so `umount` can undo it (and a failed mount is rolled back
 //! with the same code).
+//!
+//! The state is saved (atomically: temp file + rename) before every step that leaves
+//! something behind (a directory, a loop device, a mount, a FUSE daemon), so a
+//! `mount` killed at any point can be undone by `umount --force`, which also sweeps
+//! whatever is still mounted under the bundle and stops leftover FUSE daemons. The
+//! state file is removed last, just before the bundle directory; `umount --force`
+//! accepts a bundle that holds nothing but sifrun's own leftovers.
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +31,7 @@ use crate::oci_sif::OciImage;
 use crate::sif::{Extra, FsType, Sif};
 
 pub const STATE_FILE: &str = ".sifrun-mount.json";
+const TMP_STATE_FILE: &str = ".sifrun-mount.json.tmp";
 
 /// How to mount the read-only layers and the overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,18 +162,32 @@ fn plan(sif: &Sif) -> Result<(Source, Vec<Layer>)> {
 }
 
 impl MountState {
+    /// Records the directory, then creates it (teardown ignores what is missing).
     fn mkdir(&mut self, p: PathBuf, mode: u32) -> Result<PathBuf> {
+        self.created.push(p.clone());
+        self.save()?;
         fs::DirBuilder::new()
             .mode(mode)
             .create(&p)
             .map_err(|e| Error::io(&p, e))?;
-        self.created.push(p.clone());
         Ok(p)
     }
 
+    /// Records a mount about to be made (unmounting one that was not made is a no-op).
+    fn will_mount(&mut self, target: &Path, fstype: &str, fuse: bool) -> Result<()> {
+        self.mounts.push(MountRecord {
+            target: target.to_path_buf(),
+            fstype: fstype.into(),
+            fuse,
+        });
+        self.save()
+    }
+
+    /// Atomic (temp file + rename), so a kill never leaves a torn state. Not fsync'd:
+    /// what it describes (mounts, loop devices) does not survive a reboot either.
     fn save(&self) -> Result<()> {
         let p = self.bundle.join(STATE_FILE);
-        let tmp = self.bundle.join(format!("{STATE_FILE}.tmp"));
+        let tmp = self.bundle.join(TMP_STATE_FILE);
         let json = serde_json::to_vec_pretty(self).map_err(|e| merr(e.to_string()))?;
         fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
         fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))
@@ -240,6 +263,10 @@ pub fn mount(image: &Path, bundle: &Path, mode: MountMode) -> Result<MountState>
         created: vec![],
         bundle_created,
     };
+    if let Err(e) = st.save() {
+        let _ = teardown(&mut st, true, true);
+        return Err(e);
+    }
     match build(&mut st, &sif, &source, &layers) {
         Ok(()) => Ok(st),
         Err(e) if mode == MountMode::Auto && st.mode == MountMode::Kernel => {
@@ -308,17 +335,14 @@ fn build(st: &mut MountState, sif: &Sif, source: &Source, layers: &[Layer]) -> R
             if is_root() {
                 o.push_str(",allow_other");
             }
+            st.will_mount(&rootfs, "fuse.fuse-overlayfs", true)?;
             run_tool(
                 "fuse-overlayfs",
                 &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
             )?;
-            st.mounts.push(MountRecord {
-                target: rootfs.clone(),
-                fstype: "fuse.fuse-overlayfs".into(),
-                fuse: true,
-            });
         }
         _ => {
+            st.will_mount(&rootfs, "overlay", false)?;
             nix::mount::mount(
                 Some("overlay"),
                 &rootfs,
@@ -327,19 +351,14 @@ fn build(st: &mut MountState, sif: &Sif, source: &Source, layers: &[Layer]) -> R
                 Some(opts.as_str()),
             )
             .map_err(|e| merr(format!("overlay on {}: {e}", rootfs.display())))?;
-            st.mounts.push(MountRecord {
-                target: rootfs.clone(),
-                fstype: "overlay".into(),
-                fuse: false,
-            });
         }
     }
     let spec = make_spec(source, &rootfs)?;
     let cfg = b.join("config.json");
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
-    fs::write(&cfg, json).map_err(|e| Error::io(&cfg, e))?;
-    st.created.push(cfg);
-    st.save()
+    st.created.push(cfg.clone());
+    st.save()?;
+    fs::write(&cfg, json).map_err(|e| Error::io(&cfg, e))
 }
 
 /// overlayfs splits options on ',' and lowerdir on ':'; escape them in paths.
@@ -351,35 +370,37 @@ fn escape_overlay_path(p: &Path) -> String {
 }
 
 fn kernel_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Result<()> {
+    // Autoclear: a device attached by a mount killed before it is recorded (or
+    // mounted) goes away when the kernel closes our fd.
     let dev = LoopDevice::attach(image, l.offset, l.size)?;
-    let rec = LoopRecord {
+    st.loop_devices.push(LoopRecord {
         device: dev.path.clone(),
         number: dev.number,
         offset: l.offset,
         size: l.size,
-    };
+    });
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NODEV | MsFlags::MS_NOSUID;
     let fstypes: &[&str] = match l.fs {
         FsType::Ext3 => &["ext3", "ext4"],
         _ => &["squashfs"],
     };
+    st.will_mount(dir, fstypes[0], false)?;
     let mut last = None;
     for fstype in fstypes {
         match nix::mount::mount(Some(&dev.path), dir, Some(*fstype), flags, None::<&str>) {
             Ok(()) => {
-                st.loop_devices.push(rec);
-                st.mounts.push(MountRecord {
-                    target: dir.to_path_buf(),
-                    fstype: fstype.to_string(),
-                    fuse: false,
-                });
-                // Autoclear: the device goes away with the mount once our fd closes.
+                if let Some(m) = st.mounts.last_mut() {
+                    m.fstype = fstype.to_string();
+                }
+                // The device goes away with the mount once our fd closes.
                 drop(dev);
                 return Ok(());
             }
             Err(e) => last = Some(format!("{fstype}: {e}")),
         }
     }
+    st.mounts.pop();
+    st.loop_devices.pop();
     let _ = dev.detach();
     Err(merr(format!(
         "mount {} at offset {} on {}: {}",
@@ -398,6 +419,7 @@ fn fuse_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Resul
     if is_root() {
         o.push_str(",allow_other");
     }
+    st.will_mount(dir, "fuse.squashfuse", true)?;
     run_tool(
         "squashfuse",
         &[
@@ -406,13 +428,7 @@ fn fuse_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Resul
             image.as_os_str(),
             dir.as_os_str(),
         ],
-    )?;
-    st.mounts.push(MountRecord {
-        target: dir.to_path_buf(),
-        fstype: "fuse.squashfuse".into(),
-        fuse: true,
-    });
-    Ok(())
+    )
 }
 
 fn run_tool(tool: &str, args: &[&OsStr]) -> Result<()> {
@@ -465,6 +481,9 @@ fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) -> Result<()>
         unmount_one(&m, force)?;
         st.mounts.pop();
     }
+    if force {
+        sweep(&st.bundle)?;
+    }
     while let Some(l) = st.loop_devices.pop() {
         loopdev::detach_if_ours(l.number, &st.image, l.offset)?;
     }
@@ -490,6 +509,8 @@ fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) -> Result<()>
             }
         }
     }
+    // The state goes last: killed before this point, `umount --force` redoes it all.
+    let _ = fs::remove_file(st.bundle.join(TMP_STATE_FILE));
     let _ = fs::remove_file(st.bundle.join(STATE_FILE));
     if remove_bundle && st.bundle_created {
         // Files left by others (e.g. a runtime's logs) keep the bundle; that is fine.
@@ -541,6 +562,97 @@ fn unmount_one(m: &MountRecord, force: bool) -> Result<()> {
                 .map_err(|e| merr(format!("umount -l {}: {e}", m.target.display())))
         }
         Err(e) => Err(merr(format!("umount {}: {e}", m.target.display()))),
+    }
+}
+
+/// Mounts (target, fstype) at or below `dir`, in /proc/self/mountinfo order (a mount
+/// stacked on or nested in another comes after it).
+fn mounts_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(mi) = fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
+    mi.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let target = PathBuf::from(unescape_mountinfo(pre.split(' ').nth(4)?));
+            let fstype = post.split(' ').next()?.to_string();
+            target.starts_with(dir).then_some((target, fstype))
+        })
+        .collect()
+}
+
+/// FUSE daemons (squashfuse, fuse-overlayfs) whose mount point is at or below `dir`.
+fn helpers_under(dir: &Path) -> Vec<i32> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmd.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+            let tool = args
+                .first()
+                .map(|a| Path::new(OsStr::from_bytes(a)))
+                .and_then(Path::file_name)
+                .and_then(OsStr::to_str)
+                .unwrap_or("");
+            // Both take the mount point as their last argument.
+            matches!(tool, "squashfuse" | "squashfuse_ll" | "fuse-overlayfs")
+                && args
+                    .last()
+                    .is_some_and(|a| Path::new(OsStr::from_bytes(a)).starts_with(dir))
+        })
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+        !st.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with(['Z', 'X'])
+    })
+}
+
+/// What `umount --force` does besides undoing the recorded steps: unmounts whatever
+/// is still mounted under the bundle (newest first; busy ones lazily), then kills the
+/// FUSE daemons still serving it (e.g. one a killed `mount` had started and that
+/// mounted after we looked), then unmounts again what they left.
+fn sweep(bundle: &Path) -> Result<()> {
+    let unmount_all = || -> Result<()> {
+        for (target, fstype) in mounts_under(bundle).into_iter().rev() {
+            let fuse = fstype.starts_with("fuse");
+            unmount_one(
+                &MountRecord {
+                    target,
+                    fstype,
+                    fuse,
+                },
+                true,
+            )?;
+        }
+        Ok(())
+    };
+    unmount_all()?;
+    let helpers = helpers_under(bundle);
+    for &pid in &helpers {
+        // SAFETY: plain kill(2) of a pid just found by its command line.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    for _ in 0..500 {
+        if !helpers.iter().any(|&p| alive(p)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    unmount_all()?;
+    match mounts_under(bundle).first() {
+        Some((m, _)) => Err(merr(format!("{} is still mounted", m.display()))),
+        None => Ok(()),
     }
 }
 
@@ -598,6 +710,45 @@ pub fn containers_using(bundle: &Path, root: &Path) -> Vec<String> {
     ids
 }
 
+/// The state of a bundle dir without (a readable) `.sifrun-mount.json` that holds
+/// nothing but what `mount` makes: left by a `mount` killed before its first save, or
+/// an `umount` killed after removing the state file. None if anything else is there.
+fn leftover_state(bundle: &Path) -> Option<MountState> {
+    let bundle = fs::canonicalize(bundle).ok()?;
+    let mut created = vec![];
+    let mut layers = vec![];
+    for e in fs::read_dir(&bundle).ok()? {
+        let name = e.ok()?.file_name();
+        match name.to_str()? {
+            "layers" => {
+                for l in fs::read_dir(bundle.join("layers")).ok()? {
+                    let l = l.ok()?.file_name();
+                    l.to_str()?.parse::<u32>().ok()?;
+                    layers.push(bundle.join("layers").join(l));
+                }
+            }
+            "rootfs" | "overlay" | "volumes" | "config.json" | STATE_FILE | TMP_STATE_FILE => {}
+            _ => return None,
+        }
+        created.push(bundle.join(name));
+    }
+    // teardown removes in reverse: layer dirs before `layers`.
+    created.sort_by_key(|p| p.ends_with("layers"));
+    created.reverse();
+    created.extend(layers);
+    Some(MountState {
+        version: 1,
+        image: PathBuf::new(),
+        bundle,
+        image_kind: String::new(),
+        mode: MountMode::Kernel,
+        mounts: vec![],
+        loop_devices: vec![],
+        created,
+        bundle_created: true,
+    })
+}
+
 /// Undo a `mount`: refuses while a container created from the bundle exists (in the
 /// runtime state dir `root`) unless `force`.
 pub fn umount(bundle: &Path, root: &Path, force: bool) -> Result<()> {
@@ -607,7 +758,11 @@ pub fn umount(bundle: &Path, root: &Path, force: bool) -> Result<()> {
             msg: "no such directory".into(),
         });
     }
-    let mut st = MountState::load(bundle)?;
+    let mut st = match MountState::load(bundle) {
+        Ok(st) => st,
+        Err(e) if force => leftover_state(bundle).ok_or(e)?,
+        Err(e) => return Err(e),
+    };
     if !force {
         if let Some(id) = containers_using(&st.bundle, root).into_iter().next() {
             return Err(Error::InUse {

@@ -1,27 +1,60 @@
 //! `delete [--force] ID`: remove a stopped (or, with --force, any) container.
 //! Like runc, `delete --force` of a container that does not exist succeeds: the
 //! containerd shim calls it to clean up after containers that are already gone.
+//!
+//! `delete --force` also cleans up after a `create`/`start`/`delete` that was killed
+//! half-way: it kills every process in the container's cgroup first (a killed create
+//! leaves an init that no state records) and waits until no process of a killed create
+//! is left (see [`CreateClaim::wait_gone`]), and when libcontainer cannot load or delete
+//! the container (state.json missing or unreadable) it removes the cgroup and the
+//! state directory itself.
 
 use anyhow::{Context, Result};
+use libcontainer::container::{Container, State};
 
 use super::Ctx;
+use crate::bundle::CreateClaim;
 use crate::container_dir;
 
 pub fn run(args: liboci_cli::Delete, ctx: &Ctx) -> Result<()> {
     let id = &args.container_id;
-    let dir = container_dir::path(&ctx.root, id)?;
-    let loaded = container_dir::load(&ctx.root, id, true);
-    let (mut container, _lock) = match loaded {
-        Ok(c) => c,
-        Err(_) if args.force && !dir.join("state.json").exists() => {
-            // A create killed half-way leaves a directory without state: clean it.
-            let _ = std::fs::remove_dir_all(&dir);
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
+    if args.force {
+        return force(ctx, id);
+    }
+    let (mut container, _lock) = container_dir::load(&ctx.root, id, true)?;
     container
-        .delete(args.force)
-        .with_context(|| format!("failed to delete container {id:?}"))?;
-    Ok(())
+        .delete(false)
+        .with_context(|| format!("failed to delete container {id:?}"))
+}
+
+fn force(ctx: &Ctx, id: &str) -> Result<()> {
+    let dir = container_dir::path(&ctx.root, id)?;
+    let _lock = match container_dir::lock(&dir, true) {
+        Ok(g) => g,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("failed to lock {}", dir.display())),
+    };
+    // A `delete` that held the lock before us may have removed the directory.
+    if !dir.exists() {
+        return Ok(());
+    }
+    let systemd = State::load(&dir)
+        .map(|s| s.use_systemd)
+        .unwrap_or(ctx.systemd_cgroup);
+    // Also waits for the processes of a create killed mid-way, which may not be in
+    // the cgroup yet.
+    CreateClaim::wait_gone(&ctx.root, id, || {
+        container_dir::kill_cgroup_processes(&dir, id, systemd)
+    })?;
+    if dir.join("state.json").exists() {
+        match Container::load(dir.clone()).map_err(anyhow::Error::new) {
+            Ok(mut container) => match container.delete(true) {
+                Ok(()) => return Ok(()),
+                Err(e) => tracing::warn!(id, error = %e, "delete failed, removing what is left"),
+            },
+            Err(e) => tracing::warn!(id, error = %e, "unreadable state, removing what is left"),
+        }
+    }
+    container_dir::remove_leftovers(&dir, id, systemd)
+        .with_context(|| format!("failed to delete container {id:?}"))
 }

@@ -159,50 +159,68 @@ impl State {
         }
     }
 
+    /// Writes the state atomically: to a temporary file in the same directory,
+    /// fsync'd, then renamed over `state.json`, so a runtime killed mid-way never
+    /// leaves an empty or truncated state behind (sifrun patch 12).
     #[instrument(level = "trace")]
     pub fn save(&self, container_root: &Path) -> Result<()> {
         let state_file_path = Self::file_path(container_root);
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .append(false)
-            .create(true)
-            .truncate(true)
-            .open(&state_file_path)
-            .map_err(|err| {
-                tracing::error!(
-                    state_file_path = ?state_file_path,
-                    err = %err,
-                    "failed to open container state file",
-                );
-                StateError::OpenStateFile {
-                    state_file_path: state_file_path.to_owned(),
-                    source: err,
-                }
-            })?;
-        let mut writer = BufWriter::new(file);
-        serde_json::to_writer(&mut writer, self).map_err(|err| {
+        let tmp_path = container_root.join(format!(
+            ".{}.tmp-{}",
+            Self::STATE_FILE_PATH,
+            std::process::id()
+        ));
+        let write_err = |err: std::io::Error| {
             tracing::error!(
-                ?state_file_path,
-                %err,
-                "failed to parse container state file",
-            );
-            StateError::ParseStateFile {
-                state_file_path: state_file_path.to_owned(),
-                source: err,
-            }
-        })?;
-        writer.flush().map_err(|err| {
-            tracing::error!(
-                ?state_file_path,
-                %err,
+                state_file_path = ?state_file_path,
+                err = %err,
                 "failed to write container state file",
             );
             StateError::WriteStateFile {
                 state_file_path: state_file_path.to_owned(),
                 source: err,
             }
-        })?;
+        };
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp_path)
+            .map_err(|err| {
+                tracing::error!(
+                    state_file_path = ?tmp_path,
+                    err = %err,
+                    "failed to open container state file",
+                );
+                StateError::OpenStateFile {
+                    state_file_path: tmp_path.to_owned(),
+                    source: err,
+                }
+            })?;
+        let mut writer = BufWriter::new(file);
+        let written = serde_json::to_writer(&mut writer, self)
+            .map_err(|err| {
+                tracing::error!(
+                    ?state_file_path,
+                    %err,
+                    "failed to parse container state file",
+                );
+                StateError::ParseStateFile {
+                    state_file_path: state_file_path.to_owned(),
+                    source: err,
+                }
+            })
+            .and_then(|()| writer.flush().map_err(write_err))
+            .and_then(|()| writer.get_ref().sync_all().map_err(write_err))
+            .and_then(|()| fs::rename(&tmp_path, &state_file_path).map_err(write_err));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp_path);
+        }
+        written?;
+        // Make the rename itself durable; best effort (the rename is already atomic).
+        if let Ok(dir) = File::open(container_root) {
+            let _ = dir.sync_all();
+        }
 
         Ok(())
     }

@@ -60,8 +60,23 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let mut inter_chan = channel::intermediate_channel()?;
     let mut init_chan = channel::init_channel()?;
 
+    // sifrun patch 13: the intermediate process dies with the main process. If the
+    // runtime is killed (SIGKILL) while creating, an orphaned intermediate would go
+    // on to join (and re-create) the cgroup and fork the container's init after
+    // `delete --force` has cleaned up. The init, cloned with CLONE_PARENT, does not
+    // inherit the death signal. Not for siblings: their parent is our parent.
+    let main_pid = nix::unistd::getpid();
+    let die_with_main = !container_args.as_sibling;
     let cb: CloneCb = {
         Box::new(|| {
+            if die_with_main {
+                // SAFETY: prctl(PR_SET_PDEATHSIG) has no memory-safety preconditions.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+                if nix::unistd::getppid() != main_pid {
+                    // The main process died before the death signal was armed.
+                    return -1;
+                }
+            }
             if let Err(ret) = prctl::set_name("youki:[1:INTER]") {
                 tracing::error!(?ret, "failed to set name for child process");
                 return ret;
