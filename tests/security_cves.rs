@@ -433,7 +433,6 @@ fn cve_2019_19921_rootfs_proc_symlink_does_not_mount_on_host() {
 }
 
 #[test]
-#[ignore = "known bug: a bind mount reaching /proc/sys through a rootfs symlink is accepted (runc refuses it)"]
 fn cve_2023_27561_no_foreign_mount_under_proc() {
     if !require_root() {
         return;

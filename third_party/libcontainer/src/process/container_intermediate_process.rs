@@ -179,7 +179,9 @@ pub fn container_intermediate_process(
                 Ok(_) => 0,
                 Err(e) => {
                     tracing::error!("failed to initialize container process: {e}");
-                    if let Err(err) = init_main_sender.exec_failed(e.to_string()) {
+                    // The whole chain, so the caller sees why ("failed to prepare
+                    // rootfs: /x cannot be mounted because ...") on one line.
+                    if let Err(err) = init_main_sender.exec_failed(error_chain(&e)) {
                         tracing::error!(?err, "failed sending error to main sender");
                     }
                     if let ContainerType::TenantContainer { exec_notify_fd } = args.container_type {
@@ -352,6 +354,22 @@ fn apply_cgroups<
     }
 
     Ok(())
+}
+
+/// An error and its sources as one line: "a: b: c" (a source whose text the
+/// message already ends with is not repeated).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg.replace('\n', " ")
 }
 
 #[cfg(test)]
