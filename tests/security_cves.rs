@@ -528,7 +528,6 @@ echo end
 }
 
 #[test]
-#[ignore = "known bug: /sys/fs/cgroup (cgroup v1) is mounted read-write despite \"ro\" in config.json"]
 fn cgroup_fs_read_only_for_unprivileged_containers() {
     if !require_root() {
         return;

@@ -259,6 +259,11 @@ impl Mount {
     #[cfg(feature = "v1")]
     fn mount_cgroup_v1(&self, cgroup_mount: &SpecMount, options: &MountOptions) -> Result<()> {
         tracing::debug!("mounting cgroup v1 filesystem");
+        // "ro" on the cgroup mount makes, like runc, every subsystem mount and then
+        // the tmpfs holding them read-only.
+        let read_only = parse_mount(cgroup_mount)?
+            .flags
+            .contains(MsFlags::MS_RDONLY);
         // create tmpfs into which the cgroup subsystems will be mounted
         let tmpfs = SpecMountBuilder::default()
             .source("tmpfs")
@@ -346,6 +351,7 @@ impl Mount {
                         options,
                         subsystem_name,
                         subsystem_name == "systemd",
+                        read_only,
                     )?;
                 } else {
                     self.setup_emulated_subsystem(
@@ -364,6 +370,31 @@ impl Mount {
             }
         }
 
+        if read_only {
+            // runc's "remount cgroup root as readonly": the tmpfs itself, now that
+            // the subsystem mounts and co-mount symlinks are in place.
+            let root = Root::open(options.root)?;
+            let tmpfs_root: OwnedFd = root.resolve(cgroup_mount.destination())?.into();
+            let attr = linux::MountAttr {
+                attr_set: linux::MOUNT_ATTR_RDONLY,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            self.syscall
+                .mount_setattr(
+                    tmpfs_root.as_fd(),
+                    Path::new(""),
+                    linux::AT_EMPTY_PATH,
+                    &attr,
+                    mem::size_of::<linux::MountAttr>(),
+                )
+                .map_err(|err| {
+                    tracing::error!("failed to make the cgroup tmpfs read-only: {err}");
+                    err
+                })?;
+        }
+
         Ok(())
     }
 
@@ -376,6 +407,7 @@ impl Mount {
         options: &MountOptions,
         subsystem_name: &str,
         named: bool,
+        read_only: bool,
     ) -> Result<()> {
         tracing::debug!(
             "Mounting (namespaced) {:?} cgroup subsystem",
@@ -403,8 +435,12 @@ impl Mount {
             subsystem_name.into()
         };
 
+        let mut flags = MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if read_only {
+            flags |= MsFlags::MS_RDONLY;
+        }
         let mount_options_config = MountOptionConfig {
-            flags: MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            flags,
             data: vec![data.into_owned()],
             rec_attr: None,
         };
@@ -464,10 +500,17 @@ impl Mount {
                         })?,
                 )
                 .typ("bind")
+                // Like runc: the bind gets the cgroup mount's flags (ro, nosuid, ...).
                 .options(
-                    ["rw", "rbind"]
-                        .iter()
-                        .map(|o| o.to_string())
+                    std::iter::once("rbind".to_string())
+                        .chain(
+                            cgroup_mount
+                                .options()
+                                .iter()
+                                .flatten()
+                                .filter(|o| !o.contains('='))
+                                .cloned(),
+                        )
                         .collect::<Vec<String>>(),
                 )
                 .build()?;
