@@ -73,6 +73,21 @@ pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
     Ok(Prepared { rootfs: real, spec })
 }
 
+/// runc's cgroup for a config without `linux.cgroupsPath` (cgroupfs driver):
+/// `/<id>` in each hierarchy, instead of libcontainer's `:youki:<id>`. With
+/// `--systemd-cgroup` libcontainer's own default is kept.
+pub fn with_default_cgroups_path(mut spec: Spec, id: &str, systemd: bool) -> Spec {
+    if systemd {
+        return spec;
+    }
+    if let Some(linux) = spec.linux_mut() {
+        if linux.cgroups_path().is_none() {
+            linux.set_cgroups_path(Some(PathBuf::from(format!("/{id}"))));
+        }
+    }
+    spec
+}
+
 /// Removes capability names oci-spec does not know from `process.capabilities`,
 /// with a warning: runtime-spec 1.1+ says unknown capabilities must not be an error
 /// (they may be newer than this runtime), while oci-spec refuses them when parsing.

@@ -70,7 +70,6 @@ fn malformed_config_json() {
 }
 
 #[test]
-#[ignore = "known bug: create blocks forever opening a config.json that is a FIFO"]
 fn config_json_fifo_does_not_hang() {
     if !require_root() {
         return;

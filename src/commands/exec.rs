@@ -45,6 +45,7 @@ pub fn run(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
         .with_console_socket(console_path.as_ref())
         .with_pid_file(args.pid_file.as_ref())?
         .with_preserved_fds(args.preserve_fds)
+        .with_rootless_cgroups(ctx.rootless)
         .as_tenant()
         .with_detach(args.detach || console_path.is_some())
         .with_process(Some(&process_path))

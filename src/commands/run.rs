@@ -35,14 +35,20 @@ pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
     let master = console.map(ConsoleSocket::receive);
 
     let claim = CreateClaim::take(&ctx.root, &args.container_id)?;
+    let spec = bundle::with_default_cgroups_path(
+        prepared.spec.clone(),
+        &args.container_id,
+        ctx.systemd_cgroup,
+    );
     let built = ContainerBuilder::new(args.container_id.clone(), SyscallType::default())
         .with_executor(libcontainer::workload::default::DefaultExecutor {})
         .with_pid_file(args.pid_file.as_ref())?
         .with_console_socket(console_path.as_ref())
         .with_root_path(ctx.root.clone())?
         .with_preserved_fds(args.preserve_fds)
+        .with_rootless_cgroups(ctx.rootless)
         .as_init(&args.bundle)
-        .with_spec(prepared.spec.clone())
+        .with_spec(spec)
         .with_systemd(ctx.systemd_cgroup)
         .with_detach(args.detach || console_path.is_some())
         .with_no_pivot(args.no_pivot)

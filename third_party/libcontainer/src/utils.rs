@@ -264,6 +264,40 @@ pub fn is_in_new_userns() -> Result<bool, std::io::Error> {
     Ok(!content.contains("4294967295"))
 }
 
+/// The I/O error behind a libcgroups error, if there is one. Some of libcgroups'
+/// errors wrap it transparently without exposing it as a source, so the v1
+/// manager's variants are looked at directly before the source chain is walked.
+pub fn cgroup_io_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a std::io::Error> {
+    use libcgroups::common::WrappedIoError;
+    #[cfg(feature = "v1")]
+    if let Some(libcgroups::common::AnyManagerError::V1(v1)) =
+        err.downcast_ref::<libcgroups::common::AnyManagerError>()
+    {
+        use libcgroups::v1::manager::V1ManagerError as V1;
+        if let V1::WrappedIo(w)
+        | V1::BlkioController(w)
+        | V1::CpuController(w)
+        | V1::CpuAcctController(w)
+        | V1::PidsController(w) = v1
+        {
+            return Some(w.inner());
+        }
+    }
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(w) = e.downcast_ref::<WrappedIoError>() {
+            return Some(w.inner());
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        cur = e.source();
+    }
+    None
+}
+
 /// Checks if rootless mode needs to be used
 pub fn rootless_required(syscall: &dyn Syscall) -> Result<bool, std::io::Error> {
     if !syscall.get_euid().is_root() {

@@ -24,6 +24,10 @@ pub struct ContainerBuilder {
     pub(super) console_socket: Option<PathBuf>,
     /// File descriptors to be passed into the container process
     pub(super) preserve_fds: i32,
+    /// runc's rootless cgroup manager: `Some(true)` forces it, `Some(false)`
+    /// disables it, `None` decides like libcontainer did (not root, or in a user
+    /// namespace).
+    pub(super) rootless_cgroups: Option<bool>,
     /// The function that actually runs on the container init process. Default
     /// is to execute the specified command in the oci spec.
     pub(super) executor: Box<dyn Executor>,
@@ -78,6 +82,7 @@ impl ContainerBuilder {
             pid_file: None,
             console_socket: None,
             preserve_fds: 0,
+            rootless_cgroups: None,
             executor: workload::default::get_executor(),
             stdin: None,
             stdout: None,
@@ -248,6 +253,28 @@ impl ContainerBuilder {
     /// ```
     pub fn with_preserved_fds(mut self, preserved_fds: i32) -> Self {
         self.preserve_fds = preserved_fds;
+        self
+    }
+
+    /// Chooses runc's rootless cgroup handling (`--rootless true|false|auto`,
+    /// `None` being auto: not root, or root in a user namespace). With it, on
+    /// cgroup v1 a container whose cgroup cannot be created or joined for lack of
+    /// permission (EACCES, EPERM, EROFS) runs in the caller's cgroup instead, as
+    /// long as its config sets no resource limit that would need that cgroup;
+    /// on cgroup v2 it is libcgroups' `with_rootless`.
+    ///
+    /// ```no_run
+    /// # use libcontainer::container::builder::ContainerBuilder;
+    /// # use libcontainer::syscall::syscall::SyscallType;
+    ///
+    /// ContainerBuilder::new(
+    ///     "74f1a4cb3801".to_owned(),
+    ///     SyscallType::default(),
+    /// )
+    /// .with_rootless_cgroups(Some(true));
+    /// ```
+    pub fn with_rootless_cgroups(mut self, rootless: Option<bool>) -> Self {
+        self.rootless_cgroups = rootless;
         self
     }
 

@@ -46,6 +46,8 @@ pub(super) struct ContainerBuilderImpl {
     pub container: Option<Container>,
     /// File descriptos preserved/passed to the container init process.
     pub preserve_fds: i32,
+    /// runc's rootless cgroup handling (None: detect)
+    pub rootless_cgroups: Option<bool>,
     /// If the container is to be run in detached mode
     pub detached: bool,
     /// Default executes the specified execution of a generic command
@@ -179,6 +181,7 @@ impl ContainerBuilderImpl {
             console_socket: self.console_socket.as_ref().map(|c| c.as_raw_fd()),
             notify_listener,
             preserve_fds: self.preserve_fds,
+            rootless_cgroups: self.rootless_cgroups,
             container: self.container.to_owned(),
             user_ns_config: self.user_ns_config.to_owned(),
             cgroup_config,

@@ -114,7 +114,20 @@ impl Container {
             );
         }
 
-        let pids = cmanager.get_all_pids()?;
+        let pids = match cmanager.get_all_pids() {
+            Ok(pids) => pids,
+            Err(err)
+                if crate::utils::cgroup_io_error(&err)
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                // The container has no cgroup of its own (runc's rootless mode runs
+                // it in the caller's when that cannot be created): only its init can
+                // be found, and in its own pid namespace it takes the rest with it.
+                tracing::warn!(id = ?self.id(), %err, "no cgroup: signalling the init process only");
+                self.pid().into_iter().collect()
+            }
+            Err(err) => return Err(err.into()),
+        };
         pids.iter()
             .try_for_each(|&pid| {
                 tracing::debug!("kill signal {} to {}", signal, pid);

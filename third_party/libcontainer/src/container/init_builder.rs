@@ -134,6 +134,7 @@ impl InitContainerBuilder {
             notify_path,
             container: Some(container.clone()),
             preserve_fds: self.base.preserve_fds,
+            rootless_cgroups: self.base.rootless_cgroups,
             detached: self.detached,
             executor: self.base.executor,
             no_pivot: self.no_pivot,

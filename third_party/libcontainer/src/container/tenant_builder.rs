@@ -32,7 +32,7 @@ use crate::user_ns::UserNamespaceConfig;
 use crate::validator::Validator;
 use crate::{tty, utils};
 
-const NAMESPACE_TYPES: &[&str] = &["ipc", "uts", "net", "pid", "mnt", "cgroup", "time"];
+const NAMESPACE_TYPES: &[&str] = &["user", "ipc", "uts", "net", "pid", "mnt", "cgroup", "time"];
 const TENANT_NOTIFY: &str = "tenant-notify-";
 const TENANT_TTY: &str = "tenant-tty-";
 
@@ -278,6 +278,7 @@ impl TenantContainerBuilder {
             notify_path: notify_path.clone(),
             container: None,
             preserve_fds: self.base.preserve_fds,
+            rootless_cgroups: self.base.rootless_cgroups,
             detached: self.detached,
             executor: self.base.executor,
             no_pivot: false,
@@ -458,8 +459,18 @@ impl TenantContainerBuilder {
         let spec_linux = spec.linux().as_ref().unwrap();
         let mut linux_builder = LinuxBuilder::default().namespaces(ns);
 
-        if let Some(cgroup_path) = spec_linux.cgroups_path() {
-            linux_builder = linux_builder.cgroups_path(cgroup_path.clone());
+        // Join the cgroup the init process was created in (saved in the state dir
+        // with the config the container was created from), not one derived from
+        // the bundle's config.json: the runtime may have filled in a default
+        // cgroupsPath, and the file may have changed since.
+        match container.spec() {
+            Ok(config) => linux_builder = linux_builder.cgroups_path(config.cgroup_path),
+            Err(err) => {
+                tracing::warn!(?err, "no saved config; using the bundle's cgroupsPath");
+                if let Some(cgroup_path) = spec_linux.cgroups_path() {
+                    linux_builder = linux_builder.cgroups_path(cgroup_path.clone());
+                }
+            }
         }
 
         if let Some(personality) = spec_linux.personality() {

@@ -52,7 +52,9 @@ pub fn container_intermediate_process(
     let spec = &args.spec;
     let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
     let namespaces = Namespaces::try_from(linux.namespaces().as_ref())?;
-    let rootless = rootless_required(command.as_ref()).unwrap_or(false);
+    let rootless = args
+        .rootless_cgroups
+        .unwrap_or_else(|| rootless_required(command.as_ref()).unwrap_or(false));
     let cgroup_manager = libcgroups::common::create_cgroup_manager(args.cgroup_config.to_owned())
         .map_err(|e| IntermediateProcessError::Cgroup(e.to_string()))?
         .with_rootless(rootless);
@@ -86,6 +88,7 @@ pub fn container_intermediate_process(
         &cgroup_manager,
         linux.resources().as_ref(),
         matches!(args.container_type, ContainerType::InitContainer),
+        rootless,
     )?;
 
     // setting CPU affinity for tenant container after cgroup move
@@ -179,7 +182,9 @@ pub fn container_intermediate_process(
                 Ok(_) => 0,
                 Err(e) => {
                     tracing::error!("failed to initialize container process: {e}");
-                    if let Err(err) = init_main_sender.exec_failed(e.to_string()) {
+                    // The whole chain, so the caller sees why ("failed to prepare
+                    // rootfs: /x cannot be mounted because ...") on one line.
+                    if let Err(err) = init_main_sender.exec_failed(error_chain(&e)) {
                         tracing::error!(?err, "failed sending error to main sender");
                     }
                     if let ContainerType::TenantContainer { exec_notify_fd } = args.container_type {
@@ -326,12 +331,40 @@ fn apply_cgroups<
     cmanager: &C,
     resources: Option<&LinuxResources>,
     init: bool,
+    rootless: bool,
 ) -> Result<()> {
     let pid = getpid();
-    cmanager.add_task(pid).map_err(|err| {
-        tracing::error!(?pid, ?err, ?init, "failed to add task to cgroup");
-        IntermediateProcessError::Cgroup(err.to_string())
-    })?;
+    if let Err(err) = cmanager.add_task(pid) {
+        if !(rootless && is_cgroup_permission_error(&err)) {
+            tracing::error!(?pid, ?err, ?init, "failed to add task to cgroup");
+            return Err(IntermediateProcessError::Cgroup(err.to_string()));
+        }
+        // runc's rootless cgroup manager: without permission to create or join
+        // the container's cgroup, run in ours, unless limits must be applied to it
+        // (device rules are not expected to work rootless and are left out).
+        tracing::warn!(
+            ?pid,
+            %err,
+            "rootless: cannot create or join the container's cgroup; running without it"
+        );
+        if init && let Some(resources) = resources {
+            let mut without_devices = resources.clone();
+            without_devices.set_devices(None);
+            let controller_opt = libcgroups::common::ControllerOpt {
+                resources: &without_devices,
+                freezer_state: None,
+                oom_score_adj: None,
+                disable_oom_killer: false,
+            };
+            cmanager.apply(&controller_opt).map_err(|apply_err| {
+                tracing::error!(?pid, ?apply_err, "rootless: cannot apply cgroup limits");
+                IntermediateProcessError::Cgroup(format!(
+                    "cannot set resource limits: the container could not create or join its cgroup ({err})"
+                ))
+            })?;
+        }
+        return Ok(());
+    }
 
     if init && let Some(resources) = resources {
         let controller_opt = libcgroups::common::ControllerOpt {
@@ -354,6 +387,33 @@ fn apply_cgroups<
     Ok(())
 }
 
+/// An error and its sources as one line: "a: b: c" (a source whose text the
+/// message already ends with is not repeated).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg.replace('\n', " ")
+}
+
+/// Whether a cgroup error is one runc's rootless cgroup manager ignores: the
+/// kernel refusing, for lack of permission, to create or join a cgroup.
+fn is_cgroup_permission_error<E: std::error::Error + 'static>(err: &E) -> bool {
+    crate::utils::cgroup_io_error(err).is_some_and(|e| {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use anyhow::Result;
@@ -371,7 +431,7 @@ mod tests {
         let resources = LinuxResources::default();
 
         // act
-        apply_cgroups(&cmanager, Some(&resources), true)?;
+        apply_cgroups(&cmanager, Some(&resources), true, false)?;
 
         // assert
         assert!(cmanager.get_add_task_args().len() == 1);
@@ -390,7 +450,7 @@ mod tests {
         let resources = LinuxResources::default();
 
         // act
-        apply_cgroups(&cmanager, Some(&resources), false)?;
+        apply_cgroups(&cmanager, Some(&resources), false, false)?;
 
         // assert
         assert_eq!(
@@ -407,7 +467,7 @@ mod tests {
         let cmanager = TestManager::default();
 
         // act
-        apply_cgroups(&cmanager, None, true)?;
+        apply_cgroups(&cmanager, None, true, false)?;
         // assert
         assert_eq!(
             cmanager.get_add_task_args()[0],

@@ -27,7 +27,7 @@ use procfs::{FromRead, ProcessCGroups};
 #[cfg(feature = "v1")]
 use super::symlink::Symlink;
 use super::symlink::SymlinkError;
-use super::utils::{MountOptionConfig, parse_mount};
+use super::utils::{MountOptionConfig, parse_mount, secure_join};
 use crate::rootfs::utils::is_bind;
 use crate::syscall::syscall::create_syscall;
 use crate::syscall::{Syscall, SyscallError, linux};
@@ -138,6 +138,21 @@ impl Mount {
         tracing::debug!("mounting {:?}", mount);
         let mut mount_option_config = parse_mount(mount)?;
 
+        // Like runc, every mount but proc/sysfs (checked below on their lexical
+        // path, which must be a plain directory) has its destination resolved inside
+        // the rootfs first and checked against /proc: a destination that is, or goes
+        // through, a symlink into /proc (CVE-2019-19921, CVE-2023-27561) may only
+        // land on procfs itself or on the few files LXCFS-style tools emulate.
+        if !matches!(mount.typ().as_deref(), Some("proc" | "sysfs")) {
+            let resolved = secure_join(options.root, mount.destination()).map_err(|err| {
+                MountError::Custom(format!(
+                    "cannot resolve mount destination {} in the rootfs: {err}",
+                    mount.destination().display()
+                ))
+            })?;
+            self.check_proc_mount_at(options.root, &resolved, mount)?;
+        }
+
         match mount.typ().as_deref() {
             Some("cgroup") => {
                 let cgroup_setup = libcgroups::common::get_cgroup_setup().map_err(|err| {
@@ -244,6 +259,11 @@ impl Mount {
     #[cfg(feature = "v1")]
     fn mount_cgroup_v1(&self, cgroup_mount: &SpecMount, options: &MountOptions) -> Result<()> {
         tracing::debug!("mounting cgroup v1 filesystem");
+        // "ro" on the cgroup mount makes, like runc, every subsystem mount and then
+        // the tmpfs holding them read-only.
+        let read_only = parse_mount(cgroup_mount)?
+            .flags
+            .contains(MsFlags::MS_RDONLY);
         // create tmpfs into which the cgroup subsystems will be mounted
         let tmpfs = SpecMountBuilder::default()
             .source("tmpfs")
@@ -331,6 +351,7 @@ impl Mount {
                         options,
                         subsystem_name,
                         subsystem_name == "systemd",
+                        read_only,
                     )?;
                 } else {
                     self.setup_emulated_subsystem(
@@ -349,6 +370,31 @@ impl Mount {
             }
         }
 
+        if read_only {
+            // runc's "remount cgroup root as readonly": the tmpfs itself, now that
+            // the subsystem mounts and co-mount symlinks are in place.
+            let root = Root::open(options.root)?;
+            let tmpfs_root: OwnedFd = root.resolve(cgroup_mount.destination())?.into();
+            let attr = linux::MountAttr {
+                attr_set: linux::MOUNT_ATTR_RDONLY,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            self.syscall
+                .mount_setattr(
+                    tmpfs_root.as_fd(),
+                    Path::new(""),
+                    linux::AT_EMPTY_PATH,
+                    &attr,
+                    mem::size_of::<linux::MountAttr>(),
+                )
+                .map_err(|err| {
+                    tracing::error!("failed to make the cgroup tmpfs read-only: {err}");
+                    err
+                })?;
+        }
+
         Ok(())
     }
 
@@ -361,6 +407,7 @@ impl Mount {
         options: &MountOptions,
         subsystem_name: &str,
         named: bool,
+        read_only: bool,
     ) -> Result<()> {
         tracing::debug!(
             "Mounting (namespaced) {:?} cgroup subsystem",
@@ -388,8 +435,12 @@ impl Mount {
             subsystem_name.into()
         };
 
+        let mut flags = MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if read_only {
+            flags |= MsFlags::MS_RDONLY;
+        }
         let mount_options_config = MountOptionConfig {
-            flags: MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            flags,
             data: vec![data.into_owned()],
             rec_attr: None,
         };
@@ -449,10 +500,17 @@ impl Mount {
                         })?,
                 )
                 .typ("bind")
+                // Like runc: the bind gets the cgroup mount's flags (ro, nosuid, ...).
                 .options(
-                    ["rw", "rbind"]
-                        .iter()
-                        .map(|o| o.to_string())
+                    std::iter::once("rbind".to_string())
+                        .chain(
+                            cgroup_mount
+                                .options()
+                                .iter()
+                                .flatten()
+                                .filter(|o| !o.contains('='))
+                                .cloned(),
+                        )
                         .collect::<Vec<String>>(),
                 )
                 .build()?;
@@ -921,6 +979,27 @@ impl Mount {
     /// assert!(mounter.check_proc_mount(rootfs.as_path(), &mount).is_err());
     /// ```
     pub fn check_proc_mount(&self, rootfs: &Path, mount: &SpecMount) -> Result<()> {
+        let dest = mount.destination();
+        let dest_path = rootfs.join_safely(dest).map_err(|err| {
+            tracing::error!(
+                "could not join rootfs path with mount destination {:?}: {}",
+                dest,
+                err
+            );
+            MountError::Other(err.into())
+        })?;
+        self.check_proc_mount_at(rootfs, &dest_path, mount)
+    }
+
+    /// Like runc's checkProcMount: `dest_path` is the mount's destination already
+    /// resolved inside `rootfs` (see [`secure_join`]), so a destination that is,
+    /// or goes through, a symlink into /proc is checked where it really lands.
+    fn check_proc_mount_at(
+        &self,
+        rootfs: &Path,
+        dest_path: &Path,
+        mount: &SpecMount,
+    ) -> Result<()> {
         const PROC_ROOT_INO: u64 = 1;
         const VALID_PROC_MOUNTS: &[&str] = &[
             "/proc/cpuinfo",
@@ -936,16 +1015,15 @@ impl Mount {
         ];
 
         let dest = mount.destination();
-
         let container_proc_path = rootfs.join("proc");
-        let dest_path = rootfs.join_safely(dest).map_err(|err| {
-            tracing::error!(
-                "could not join rootfs path with mount destination {:?}: {}",
-                dest,
-                err
-            );
-            MountError::Other(err.into())
-        })?;
+        // How the destination is named in errors: as given, plus where it resolves
+        // to inside the container when a symlink took it elsewhere.
+        let shown = match dest_path.strip_prefix(rootfs) {
+            Ok(inside) if Path::new("/").join(inside) != dest.normalize() => {
+                format!("{} (resolves to /{})", dest.display(), inside.display())
+            }
+            _ => dest.display().to_string(),
+        };
 
         // If path is Ok, it means dest_path is under /proc.
         // - Ok(p) with p.is_empty(): mount target is exactly /proc.
@@ -983,8 +1061,7 @@ impl Mount {
                 }
 
                 Err(MountError::Custom(format!(
-                    "{} cannot be mounted because it is not type proc",
-                    dest.display()
+                    "{shown} cannot be mounted because it is not type proc"
                 )))
             }
             Ok(_) => {
@@ -992,15 +1069,15 @@ impl Mount {
                 // except for a few specific entries emulated by lxcfs.
                 let is_allowed = VALID_PROC_MOUNTS.iter().any(|allowed_path| {
                     let container_allowed_path = rootfs.join(allowed_path.trim_start_matches('/'));
-                    dest_path == container_allowed_path
+                    dest_path == container_allowed_path.as_path()
                 });
 
                 if is_allowed {
                     Ok(())
                 } else {
-                    Err(MountError::Other(
-                        format!("{} is not a valid mount under /proc", dest.display()).into(),
-                    ))
+                    Err(MountError::Custom(format!(
+                        "{shown} cannot be mounted because it is inside /proc"
+                    )))
                 }
             }
         }
