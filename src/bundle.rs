@@ -75,14 +75,16 @@ pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
 
 /// runc's cgroup for a config without `linux.cgroupsPath` (cgroupfs driver):
 /// `/<id>` in each hierarchy, instead of libcontainer's `:youki:<id>`. With
-/// `--systemd-cgroup` libcontainer's own default is kept.
+/// `--systemd-cgroup` libcontainer's own default is kept (`None`).
+pub fn default_cgroups_path(id: &str, systemd: bool) -> Option<PathBuf> {
+    (!systemd).then(|| PathBuf::from(format!("/{id}")))
+}
+
+/// `spec` with [`default_cgroups_path`] filled in where it has no `cgroupsPath`.
 pub fn with_default_cgroups_path(mut spec: Spec, id: &str, systemd: bool) -> Spec {
-    if systemd {
-        return spec;
-    }
     if let Some(linux) = spec.linux_mut() {
         if linux.cgroups_path().is_none() {
-            linux.set_cgroups_path(Some(PathBuf::from(format!("/{id}"))));
+            linux.set_cgroups_path(default_cgroups_path(id, systemd));
         }
     }
     spec

@@ -153,18 +153,13 @@ pub fn cgroup_manager(container: &Container) -> Result<libcgroups::common::AnyCg
     let config = container
         .spec()
         .with_context(|| format!("failed to read the config of {:?}", container.id()))?;
-    libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
-        cgroup_path: config.cgroup_path,
-        systemd_cgroup: container.systemd(),
-        container_name: container.id().to_string(),
-    })
-    .with_context(|| format!("failed to open the cgroup of {:?}", container.id()))
+    open_cgroup_manager(config.cgroup_path, container.systemd(), container.id())
 }
 
 /// The cgroup of container `id` (state dir `dir`) for `delete --force`, which must not
 /// depend on a readable `state.json`: the path comes from libcontainer's
 /// `youki_config.json` (written before any process of the container exists), else it
-/// is libcontainer's default for a config.json without `cgroupsPath`.
+/// is what create would have used for a config.json without `cgroupsPath`.
 fn cgroup_manager_of(
     dir: &Path,
     id: &str,
@@ -172,8 +167,19 @@ fn cgroup_manager_of(
 ) -> Result<libcgroups::common::AnyCgroupManager> {
     let cgroup_path = match libcontainer::config::YoukiConfig::load(dir) {
         Ok(c) => c.cgroup_path,
-        Err(_) => libcontainer::utils::get_cgroup_path(&None, id),
+        Err(_) => libcontainer::utils::get_cgroup_path(
+            &crate::bundle::default_cgroups_path(id, systemd),
+            id,
+        ),
     };
+    open_cgroup_manager(cgroup_path, systemd, id)
+}
+
+fn open_cgroup_manager(
+    cgroup_path: PathBuf,
+    systemd: bool,
+    id: &str,
+) -> Result<libcgroups::common::AnyCgroupManager> {
     libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
         cgroup_path,
         systemd_cgroup: systemd,

@@ -15,7 +15,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -574,7 +574,7 @@ fn mounts_under(dir: &Path) -> Vec<(PathBuf, String)> {
     mi.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
-            let target = PathBuf::from(unescape_mountinfo(pre.split(' ').nth(4)?));
+            let target = unescape_mountinfo(pre.split(' ').nth(4)?);
             let fstype = post.split(' ').next()?.to_string();
             target.starts_with(dir).then_some((target, fstype))
         })
@@ -658,16 +658,11 @@ fn sweep(bundle: &Path) -> Result<()> {
 
 /// Whether `p` is a mount point according to /proc/self/mountinfo.
 pub fn is_mountpoint(p: &Path) -> bool {
-    let Ok(mi) = fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let want = p.to_string_lossy();
-    mi.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|t| unescape_mountinfo(t) == want)
+    mounts_under(p).iter().any(|(target, _)| target == p)
 }
 
-fn unescape_mountinfo(s: &str) -> String {
+/// A mountinfo path field with its `\ooo` escapes undone, as the raw bytes it names.
+fn unescape_mountinfo(s: &str) -> PathBuf {
     let mut out = Vec::new();
     let b = s.as_bytes();
     let mut i = 0;
@@ -682,7 +677,7 @@ fn unescape_mountinfo(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
 /// IDs of containers in the runtime state dir `root` whose bundle is `bundle`.

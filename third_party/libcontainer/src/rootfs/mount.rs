@@ -27,7 +27,7 @@ use procfs::{FromRead, ProcessCGroups};
 #[cfg(feature = "v1")]
 use super::symlink::Symlink;
 use super::symlink::SymlinkError;
-use super::utils::{MountOptionConfig, parse_mount, secure_join};
+use super::utils::{MountOptionConfig, parse_mount};
 use crate::rootfs::utils::is_bind;
 use crate::syscall::syscall::create_syscall;
 use crate::syscall::{Syscall, SyscallError, linux};
@@ -144,7 +144,7 @@ impl Mount {
         // through, a symlink into /proc (CVE-2019-19921, CVE-2023-27561) may only
         // land on procfs itself or on the few files LXCFS-style tools emulate.
         if !matches!(mount.typ().as_deref(), Some("proc" | "sysfs")) {
-            let resolved = secure_join(options.root, mount.destination()).map_err(|err| {
+            let resolved = safe_path::scoped_join(options.root, mount.destination()).map_err(|err| {
                 MountError::Custom(format!(
                     "cannot resolve mount destination {} in the rootfs: {err}",
                     mount.destination().display()
@@ -992,7 +992,7 @@ impl Mount {
     }
 
     /// Like runc's checkProcMount: `dest_path` is the mount's destination already
-    /// resolved inside `rootfs` (see [`secure_join`]), so a destination that is,
+    /// resolved inside `rootfs` (`safe_path::scoped_join`), so a destination that is,
     /// or goes through, a symlink into /proc is checked where it really lands.
     fn check_proc_mount_at(
         &self,
