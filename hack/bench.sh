@@ -39,7 +39,7 @@
 #   --warmup N          hyperfine warm-up runs (env BENCH_WARMUP, default 3)
 #   --only "M ..."      measures to run (env BENCH_ONLY; names above; default all but profile)
 #   --profile           add the profile measure (env BENCH_PROFILE=1)
-#   --no-build          use target/release/sifrun as it is (env SIFRUN=PATH: that binary)
+#   --no-build          use target/x86_64-unknown-linux-gnu/release/sifrun as it is (env SIFRUN=PATH: that binary)
 #   --no-install        do not apt-get / cargo install anything
 #   --no-ns             skip the unshare env (no crun)
 #   --out FILE          report path (default BENCHMARKS.md at the repo root; "-" = none)
@@ -435,7 +435,7 @@ if [ "$DO_BUILD" = 1 ] && [ -z "${SIFRUN:-}" ]; then
 	log "cargo build --release"
 	(cd "$ROOT" && cargo build --release >&2)
 fi
-SIFRUN_SRC=${SIFRUN:-$ROOT/target/release/sifrun}
+SIFRUN_SRC=${SIFRUN:-$ROOT/target/x86_64-unknown-linux-gnu/release/sifrun}
 [ -x "$SIFRUN_SRC" ] || die "no sifrun binary at $SIFRUN_SRC"
 export WORK
 WORK=$(mktemp -d /tmp/sifrun-bench.XXXXXX)

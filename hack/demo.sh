@@ -1,7 +1,7 @@
 #!/bin/bash
 # hack/demo.sh - the README's main job, end to end, as root:
 #   1. install the Debian packages it needs (skipped when all are installed)
-#   2. cargo build --release (${CARGO_TARGET_DIR:-target}/release/sifrun)
+#   2. cargo build --release (${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/sifrun)
 #   3. hack/make-busybox-image.sh: a busybox OCI image (tag "user": User 1000:1000,
 #      WorkingDir /home/tester, Env RTEST_ENV=from-image) as an oci-archive
 #   4. sifrun sif build img.oci.sif oci-archive:busybox-user-oci.tar   (OCI-SIF)
@@ -37,7 +37,7 @@ if [ "${DEMO_SKIP_APT:-0}" != 1 ]; then
 fi
 
 if [ -z "${SIFRUN:-}" ]; then
-	SIFRUN=${CARGO_TARGET_DIR:-$ROOT/target}/release/sifrun
+	SIFRUN=${CARGO_TARGET_DIR:-$ROOT/target}/x86_64-unknown-linux-gnu/release/sifrun
 	if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
 		say "cargo build --release (a few minutes the first time)"
 		command -v cargo >/dev/null || { echo "no cargo on PATH: install a Rust toolchain (rustup)" >&2; exit 1; }

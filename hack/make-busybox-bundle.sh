@@ -2,7 +2,7 @@
 # hack/make-busybox-bundle.sh [--args "CMD ARG..."] [--no-terminal] [--force] DIR
 #
 # Makes an OCI bundle in DIR:
-#   DIR/config.json  runc-spec-like defaults, written by `target/release/sifrun spec`
+#   DIR/config.json  runc-spec-like defaults, written by `target/x86_64-unknown-linux-gnu/release/sifrun spec`
 #                    when that binary exists, else by `runc spec`
 #   DIR/rootfs/      Debian's busybox-static: /bin/busybox + applet symlinks, /etc/passwd,
 #                    /etc/group, /tmp, /proc /sys /dev (see hack/lib/busybox-rootfs.sh)
@@ -42,7 +42,7 @@ if [ -e "$DIR/config.json" ] || [ -e "$DIR/rootfs" ]; then
 fi
 
 # ---- config.json -----------------------------------------------------------
-SIFRUN=${SIFRUN:-$ROOT/target/release/sifrun}
+SIFRUN=${SIFRUN:-$ROOT/target/x86_64-unknown-linux-gnu/release/sifrun}
 if [ -x "$SIFRUN" ] && ("$SIFRUN" spec --bundle "$DIR"; r=$?; exit $r) >/dev/null 2>&1 && [ -s "$DIR/config.json" ]; then
 	GEN="$SIFRUN spec"
 elif command -v runc >/dev/null && (cd "$DIR" && rm -f config.json && runc spec) && [ -s "$DIR/config.json" ]; then

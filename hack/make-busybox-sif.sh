@@ -12,7 +12,7 @@
 #                root index (OUT with its trailing ".sif" replaced by ".oci.sif").
 # --native-only writes only OUT (native); --oci-only writes only OUT (as an OCI-SIF).
 #
-# Env: SIFRUN (default: $CARGO_TARGET_DIR or target/, release/sifrun; else sifrun on PATH).
+# Env: SIFRUN (default: $CARGO_TARGET_DIR or target/, x86_64-unknown-linux-gnu/release/sifrun; else sifrun on PATH).
 # For an OCI-SIF from a real OCI image (user, workdir, env from its config), see
 # hack/make-busybox-image.sh + `sifrun sif build OUT.sif oci-archive:FILE`.
 set -euo pipefail
@@ -32,7 +32,7 @@ OCIF=${OUTF%.sif}.oci.sif
 [ $MODE = oci ] && OCIF=$OUTF
 
 if [ -z "${SIFRUN:-}" ]; then
-	SIFRUN=${CARGO_TARGET_DIR:-$ROOT/target}/release/sifrun
+	SIFRUN=${CARGO_TARGET_DIR:-$ROOT/target}/x86_64-unknown-linux-gnu/release/sifrun
 	[ -x "$SIFRUN" ] || SIFRUN=$(command -v sifrun || true)
 fi
 [ -n "$SIFRUN" ] && [ -x "$SIFRUN" ] || { echo "no sifrun binary (cargo build --release, or set SIFRUN)" >&2; exit 1; }

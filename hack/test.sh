@@ -12,7 +12,7 @@
 #   2. cargo fmt --all --check
 #   3. cargo clippy --workspace --all-targets -- -D warnings
 #   4. cargo test --release --workspace          (tests need root and run for real)
-#   5. conformance suite: runc vs target/release/sifrun, compared
+#   5. conformance suite: runc vs target/x86_64-unknown-linux-gnu/release/sifrun, compared
 #   6. engine scenarios (podman, containerd, docker): runc vs sifrun, compared
 #      (conformance/engines/run-engines.sh + compare.sh)
 #   7. leak check: no new mounts under /tmp or /run/sifrun, no new loop devices
@@ -38,7 +38,7 @@ TEST_OUT=${TEST_OUT:-$ROOT/target/test-results}
 ENGINES_TIMEOUT=${ENGINES_TIMEOUT:-1200}
 ENGINES_KNOWN_FAILURES=${ENGINES_KNOWN_FAILURES:-$ROOT/conformance/engines/known-failures-sifrun.txt}
 export RTEST_TIMEOUT=${RTEST_TIMEOUT:-30}
-SIFRUN=${SIFRUN:-$ROOT/target/release/sifrun}
+SIFRUN=${SIFRUN:-$ROOT/target/x86_64-unknown-linux-gnu/release/sifrun}
 RUNC=/usr/sbin/runc
 mkdir -p "$TEST_OUT"
 
@@ -117,7 +117,7 @@ s_fmt() { cargo fmt --all --check; }
 s_clippy() { cargo clippy --workspace --all-targets -- -D warnings; }
 s_test() { cargo test --release --workspace; }
 
-conformance_bin() { echo "$ROOT/target/release/conformance"; }
+conformance_bin() { echo "$ROOT/target/x86_64-unknown-linux-gnu/release/conformance"; }
 run_conformance() {
 	local cb rc=0
 	cb=$(conformance_bin)

@@ -211,16 +211,14 @@ impl State {
                 }
             })
             .and_then(|()| writer.flush().map_err(write_err))
-            .and_then(|()| writer.get_ref().sync_all().map_err(write_err))
             .and_then(|()| fs::rename(&tmp_path, &state_file_path).map_err(write_err));
         if written.is_err() {
             let _ = fs::remove_file(&tmp_path);
         }
+        // No fsync: the rename is what makes the write atomic for readers, and the
+        // state of live processes means nothing after a crash of the machine. An
+        // fsync costs a journal commit per save where /run is on disk.
         written?;
-        // Make the rename itself durable; best effort (the rename is already atomic).
-        if let Ok(dir) = File::open(container_root) {
-            let _ = dir.sync_all();
-        }
 
         Ok(())
     }

@@ -655,12 +655,12 @@ impl Mount {
             })?;
 
             if src.is_dir() {
-                root.mkdir_all(container_dest, &dir_perm)?;
+                super::utils::mkdir_all_in_root(&root, container_dest, dir_perm.mode())?;
             } else {
                 let parent = container_dest
                     .parent()
                     .ok_or(MountError::Custom("destination has no parent".to_string()))?;
-                root.mkdir_all(parent, &dir_perm)?;
+                super::utils::mkdir_all_in_root(&root, parent, dir_perm.mode())?;
 
                 match root.create_file(
                     container_dest,
@@ -681,7 +681,7 @@ impl Mount {
 
             src
         } else {
-            root.mkdir_all(container_dest, &dir_perm)?;
+            super::utils::mkdir_all_in_root(&root, container_dest, dir_perm.mode())?;
             PathBuf::from(source)
         };
 

@@ -1,6 +1,10 @@
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
+use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType, Mount};
@@ -215,6 +219,78 @@ pub fn is_bind(m: &Mount) -> bool {
         || m.options()
             .as_deref()
             .is_some_and(|opts| opts.iter().any(|o| o == "bind" || o == "rbind"))
+}
+
+/// `mkdir -p` of `path` inside the rootfs `root`, for mount destinations, with the
+/// kernel keeping every lookup inside the root. The common cases cost a few syscalls:
+/// an existing directory is one `openat2(RESOLVE_IN_ROOT)`, and plain missing
+/// components under an existing directory are made with `mkdirat` and opened with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` from their parent. Anything else (`..`,
+/// a dangling symlink, a non-directory in the way, a race) falls back to pathrs'
+/// `Root::mkdir_all`, which libcontainer used for every mount and whose
+/// procfs-verified reopen costs about 25 syscalls per call.
+pub fn mkdir_all_in_root(
+    root: &pathrs::Root,
+    path: &Path,
+    mode: u32,
+) -> Result<(), pathrs::error::Error> {
+    if let Err(err) = mkdir_all_fast(root.as_fd(), path, mode) {
+        tracing::debug!(?path, %err, "fast mkdir_all declined, using pathrs");
+        root.mkdir_all(path, &std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+fn mkdir_all_fast(root: BorrowedFd, path: &Path, mode: u32) -> nix::Result<()> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => return Err(Errno::EINVAL),
+        }
+    }
+    let open = |dir: RawFd, p: &Path, resolve: ResolveFlag| -> nix::Result<OwnedFd> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+            .resolve(resolve);
+        // SAFETY: openat2 returned a new fd that nothing else owns.
+        openat2(dir, p, how).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let in_root = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+    // The longest prefix of `path` that exists, resolved inside the root.
+    let mut existing = parts.len();
+    let mut dir = loop {
+        let prefix: PathBuf = if existing == 0 {
+            PathBuf::from(".")
+        } else {
+            parts[..existing].iter().collect()
+        };
+        match open(root.as_raw_fd(), &prefix, in_root) {
+            Ok(fd) => break fd,
+            Err(Errno::ENOENT) if existing > 0 => existing -= 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let beneath = ResolveFlag::RESOLVE_BENEATH
+        | ResolveFlag::RESOLVE_NO_SYMLINKS
+        | ResolveFlag::RESOLVE_NO_MAGICLINKS
+        | ResolveFlag::RESOLVE_NO_XDEV;
+    for name in &parts[existing..] {
+        match nix::sys::stat::mkdirat(
+            Some(dir.as_raw_fd()),
+            *name,
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        ) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        // A symlink or anything but a directory raced in fails here (and pathrs
+        // takes over).
+        dir = open(dir.as_raw_fd(), Path::new(name), beneath)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -723,6 +799,47 @@ mod tests {
             err.to_string().contains("Too many levels of symlinks"),
             "{err}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn mkdir_all_in_root_creates_inside_the_root_only() -> Result<()> {
+        use std::os::unix::fs::symlink;
+        use std::path::Path;
+        let tmp = tempfile::tempdir()?;
+        let outside = tempfile::tempdir()?;
+        let root_dir = tmp.path().join("rootfs");
+        std::fs::create_dir_all(root_dir.join("dev"))?;
+        std::fs::create_dir_all(root_dir.join("etc"))?;
+        symlink(outside.path(), root_dir.join("abs"))?;
+        symlink("../../../..", root_dir.join("etc/up"))?;
+        std::fs::write(root_dir.join("file"), "x")?;
+        let root = pathrs::Root::open(&root_dir)?;
+        let mkdir = |p: &str| super::mkdir_all_in_root(&root, Path::new(p), 0o755);
+
+        // existing, plain missing components (fast path), and again (idempotent)
+        mkdir("/dev")?;
+        mkdir("/dev/pts")?;
+        mkdir("/sys/fs/cgroup/cpu")?;
+        mkdir("/sys/fs/cgroup/cpu")?;
+        assert!(root_dir.join("dev/pts").is_dir());
+        assert!(root_dir.join("sys/fs/cgroup/cpu").is_dir());
+        // symlinks resolve inside the root: nothing appears outside it. Dangling
+        // there, the link is refused (as pathrs refuses it)...
+        assert!(mkdir("/abs/x").is_err());
+        assert!(!outside.path().join("x").exists());
+        // ...and once its target exists inside the root, that is where x goes.
+        let inside = root_dir.join(outside.path().strip_prefix("/")?);
+        std::fs::create_dir_all(&inside)?;
+        mkdir("/abs/x")?;
+        assert!(inside.join("x").is_dir());
+        assert!(!outside.path().join("x").exists());
+        mkdir("/etc/up/escaped")?;
+        assert!(root_dir.join("escaped").is_dir());
+        assert!(!tmp.path().join("escaped").exists());
+        // a file in the way is an error, not a replacement
+        assert!(mkdir("/file/sub").is_err());
+        assert_eq!(std::fs::read_to_string(root_dir.join("file"))?, "x");
         Ok(())
     }
 }
