@@ -364,11 +364,16 @@ pub fn image_env(rootfs: &Path, initial: &[(&str, &str)]) -> Vec<String> {
     env.exported()
 }
 
-fn read_capped(p: &Path, cap: u64) -> std::io::Result<String> {
+/// A text file, cut at `cap` bytes, read in as few syscalls as its size allows: on a
+/// FUSE rootfs every read is a round trip to the daemon, and behind `take` std no
+/// longer sees the file size and starts with 32-byte reads.
+pub(crate) fn read_capped(p: &Path, cap: u64) -> std::io::Result<String> {
     use std::io::Read;
-    let mut s = String::new();
-    std::fs::File::open(p)?.take(cap).read_to_string(&mut s)?;
-    Ok(s)
+    let f = std::fs::File::open(p)?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0).min(cap);
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1);
+    f.take(cap).read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 #[cfg(test)]
