@@ -86,6 +86,26 @@ pub struct ConsoleSocket {
     listener: UnixListener,
 }
 
+/// The thread receiving a pty master on our own console socket.
+pub type MasterReceiver = JoinHandle<Result<OwnedFd>>;
+
+/// Where the container process's pty master goes: the caller's `--console-socket`,
+/// else, when sifrun stays in the foreground, a socket of its own (runc holds the pty
+/// itself then). Returns the socket path to hand to libcontainer and, for our own
+/// socket, the thread receiving the master.
+pub fn console_for(
+    state_root: &Path,
+    terminal: bool,
+    detach: bool,
+    given: Option<&PathBuf>,
+) -> Result<(Option<PathBuf>, Option<MasterReceiver>)> {
+    if !(terminal && !detach && given.is_none()) {
+        return Ok((given.cloned(), None));
+    }
+    let console = ConsoleSocket::new(state_root)?;
+    Ok((Some(console.path()), Some(console.receive())))
+}
+
 impl ConsoleSocket {
     pub fn new(state_root: &Path) -> Result<Self> {
         crate::rootdir::ensure(state_root)?;
@@ -104,7 +124,7 @@ impl ConsoleSocket {
     /// Receives the master in the background (the runtime sends it during create).
     /// The thread blocks all signals, so they reach the main thread's sigwait instead
     /// of killing the process with their default action.
-    pub fn receive(self) -> JoinHandle<Result<OwnedFd>> {
+    pub fn receive(self) -> MasterReceiver {
         let old = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
         let _ = SigSet::all().thread_block();
         let handle = std::thread::spawn(move || {

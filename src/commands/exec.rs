@@ -11,7 +11,7 @@ use oci_spec::runtime::{Capability, Process, Spec};
 
 use super::{exit_byte, Ctx};
 use crate::container_dir;
-use crate::foreground::{self, ConsoleSocket, PtyProxy};
+use crate::foreground::{self, PtyProxy};
 
 pub fn run(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     let dir = container_dir::path(&ctx.root, &args.container_id)?;
@@ -29,15 +29,12 @@ pub fn run(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     };
     let terminal = read_process(&process_path)?.terminal().unwrap_or(false);
 
-    let own_console = terminal && !args.detach && args.console_socket.is_none();
-    let console = own_console
-        .then(|| ConsoleSocket::new(&ctx.root))
-        .transpose()?;
-    let console_path = console
-        .as_ref()
-        .map(|c| c.path())
-        .or(args.console_socket.clone());
-    let master = console.map(ConsoleSocket::receive);
+    let (console_path, master) = foreground::console_for(
+        &ctx.root,
+        terminal,
+        args.detach,
+        args.console_socket.as_ref(),
+    )?;
 
     let pid = ContainerBuilder::new(args.container_id.clone(), SyscallType::default())
         .with_executor(libcontainer::workload::default::DefaultExecutor {})

@@ -7,7 +7,7 @@ use libcontainer::syscall::syscall::SyscallType;
 
 use super::{exit_byte, Ctx};
 use crate::bundle::{self, CreateClaim};
-use crate::foreground::{self, ConsoleSocket, PtyProxy};
+use crate::foreground::{self, PtyProxy};
 
 pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
     let prepared = bundle::prepare(&args.container_id, &args.bundle)?;
@@ -17,22 +17,18 @@ pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    // runc holds the pty itself when the caller gives no console socket.
-    let own_console = terminal && !args.detach && args.console_socket.is_none();
-    let console = own_console
-        .then(|| ConsoleSocket::new(&ctx.root))
-        .transpose()?;
-    let console_path = console
-        .as_ref()
-        .map(|c| c.path())
-        .or(args.console_socket.clone());
+    let (console_path, master) = foreground::console_for(
+        &ctx.root,
+        terminal,
+        args.detach,
+        args.console_socket.as_ref(),
+    )?;
 
     if !args.detach && !args.no_subreaper {
         // Orphans of the container's init are reparented to us and reaped.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     }
-    let master = console.map(ConsoleSocket::receive);
 
     let claim = CreateClaim::take(&ctx.root, &args.container_id)?;
     let spec = bundle::with_default_cgroups_path(
