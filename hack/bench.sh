@@ -413,6 +413,10 @@ install_deps() {
 		perf:linux-perf strace:strace file:file losetup:mount; do
 		command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
 	done
+	# the static release build links libseccomp.a and glibc's libc.a
+	for c in /usr/lib/x86_64-linux-gnu/libseccomp.a:libseccomp-dev /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev; do
+		[ -e "${c%%:*}" ] || missing+=("${c#*:}")
+	done
 	if [ ${#missing[@]} -gt 0 ]; then
 		log "installing ${missing[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}" >&2 ||

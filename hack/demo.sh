@@ -21,7 +21,7 @@ say() { printf '\n== %s  (+%ds)\n' "$*" $((SECONDS - T0)); }
 
 if [ "${DEMO_SKIP_APT:-0}" != 1 ]; then
 	say "apt packages"
-	PKGS=(busybox-static squashfs-tools squashfuse fuse-overlayfs fuse3 libseccomp-dev pkg-config
+	PKGS=(busybox-static squashfs-tools squashfuse fuse-overlayfs fuse3 libseccomp-dev libc6-dev pkg-config
 		umoci skopeo python3)
 	missing=()
 	for p in "${PKGS[@]}"; do

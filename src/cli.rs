@@ -97,6 +97,16 @@ impl Command {
     }
 }
 
+/// Whether the command line may name a command that enters a container, judged from
+/// the raw arguments before clap parses them: any argument spelled like one counts
+/// (a container named "run" only costs an unneeded seal). Lets `main` re-exec from
+/// the sealed binary before the first process touches clap's code and data.
+pub fn argv_may_enter_container() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .any(|a| matches!(a.to_str(), Some("create" | "run" | "exec" | "restore")))
+}
+
 pub fn version_text() -> String {
     format!(
         "sifrun version {}\ncommit: {}\nspec: {}\nlibcontainer: 0.7.0\n",

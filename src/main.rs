@@ -19,6 +19,16 @@ use clap::Parser;
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
+    // Only commands whose child processes enter a container need a sealed copy of
+    // the binary (CVE-2019-5736); `state`, `kill`, `delete` stay on the fast path.
+    // Sealing before parsing keeps the process that only re-execs small.
+    if cli::argv_may_enter_container() {
+        if let Err(err) = sealed_exe::ensure_sealed() {
+            eprintln!("sifrun: {err:#}");
+            return ExitCode::from(1);
+        }
+    }
+
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -46,8 +56,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
 
-    // Only commands whose child processes enter a container need a sealed copy of
-    // the binary (CVE-2019-5736); `state`, `kill`, `delete` stay on the fast path.
+    // The parsed command decides; after the early seal above this only checks.
     if command.enters_container() {
         if let Err(err) = sealed_exe::ensure_sealed() {
             eprintln!("sifrun: {err:#}");
