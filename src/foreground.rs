@@ -81,7 +81,7 @@ fn resize_from_stdin(_pid: Pid) {
 
 /// A private console socket: the runtime sends the pty master to it, and sifrun then
 /// proxies the pty to its own stdin/stdout.
-pub struct ConsoleSocket {
+struct ConsoleSocket {
     dir: PathBuf,
     listener: UnixListener,
 }
@@ -107,7 +107,7 @@ pub fn console_for(
 }
 
 impl ConsoleSocket {
-    pub fn new(state_root: &Path) -> Result<Self> {
+    fn new(state_root: &Path) -> Result<Self> {
         crate::rootdir::ensure(state_root)?;
         let dir = state_root.join(format!(".console-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -117,14 +117,14 @@ impl ConsoleSocket {
         Ok(Self { dir, listener })
     }
 
-    pub fn path(&self) -> PathBuf {
+    fn path(&self) -> PathBuf {
         self.dir.join("sock")
     }
 
     /// Receives the master in the background (the runtime sends it during create).
     /// The thread blocks all signals, so they reach the main thread's sigwait instead
     /// of killing the process with their default action.
-    pub fn receive(self) -> MasterReceiver {
+    fn receive(self) -> MasterReceiver {
         let old = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
         let _ = SigSet::all().thread_block();
         let handle = std::thread::spawn(move || {

@@ -22,10 +22,10 @@ fn main() -> ExitCode {
     // Only commands whose child processes enter a container need a sealed copy of
     // the binary (CVE-2019-5736); `state`, `kill`, `delete` stay on the fast path.
     // Sealing before parsing keeps the process that only re-execs small.
-    if cli::argv_may_enter_container() {
-        if let Err(err) = sealed_exe::ensure_sealed() {
-            eprintln!("sifrun: {err:#}");
-            return ExitCode::from(1);
+    let sealed = cli::argv_may_enter_container();
+    if sealed {
+        if let Err(code) = seal() {
+            return code;
         }
     }
 
@@ -56,15 +56,14 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
 
-    // The parsed command decides; after the early seal above this only checks.
     if command.enters_container() {
-        if let Err(err) = sealed_exe::ensure_sealed() {
-            eprintln!("sifrun: {err:#}");
-            return ExitCode::from(1);
+        // The command's name is in argv, so this is sealed already; kept in case the
+        // CLI ever gains an alias the argv scan does not know.
+        if !sealed {
+            if let Err(code) = seal() {
+                return code;
+            }
         }
-    }
-
-    if command.enters_container() {
         cgroup_warmup::start();
         // Rust ignores SIGPIPE at start-up and exec keeps that: give container
         // processes the default disposition, as runc's do.
@@ -87,4 +86,12 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Re-execs from a sealed copy of the binary unless already running from one.
+fn seal() -> Result<(), ExitCode> {
+    sealed_exe::ensure_sealed().map_err(|err| {
+        eprintln!("sifrun: {err:#}");
+        ExitCode::from(1)
+    })
 }

@@ -237,16 +237,14 @@ echo done >> /seen
     // runtime processes: their exe must be the sealed copy, a memfd or the binary
     // at the root of the detached read-only overlay ("/sifrun"), never the host path.
     let host_path = std::fs::canonicalize(common::SIFRUN).unwrap();
-    let sealed = seen
-        .lines()
-        .filter(|l| l.contains("memfd:") || l.ends_with(" /sifrun"))
-        .count();
+    let is_sealed = |l: &&str| l.contains("memfd:") || l.ends_with(" /sifrun");
+    let sealed = seen.lines().filter(is_sealed).count();
     eprintln!("{runs} execs of #!/proc/self/exe; attacker saw {sealed} sealed sifrun processes");
     assert!(!seen.contains("WROTE"), "a write got through:\n{seen}");
     assert!(
         seen.lines()
             .filter(|l| l.starts_with("seen"))
-            .all(|l| l.contains("memfd:") || l.ends_with(" /sifrun")),
+            .all(|l| is_sealed(&l)),
         "a non-sealed runtime binary ({}) was visible in the container:\n{seen}",
         host_path.display()
     );

@@ -458,7 +458,7 @@ fn run_tool(tool: &str, args: &[&OsStr]) -> Result<()> {
     Ok(())
 }
 
-/// Read a small text file from the mounted rootfs (None if absent or too big).
+/// Read a small text file from the mounted rootfs (None if absent or not UTF-8; cut at 1 MiB).
 fn read_small(rootfs: &Path, rel: &str) -> Option<String> {
     crate::envscript::read_capped(&rootfs.join(rel), 1 << 20).ok()
 }
