@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -22,10 +23,16 @@ enum Format {
     Json,
 }
 
+/// The `--log` file and the (device, inode) it had when opened.
+struct LogFile {
+    file: Mutex<File>,
+    id: (u64, u64),
+}
+
 #[derive(Clone)]
 struct Sink {
     /// `None` means stderr.
-    file: Option<Arc<Mutex<File>>>,
+    file: Option<Arc<LogFile>>,
     format: Format,
 }
 
@@ -34,9 +41,14 @@ impl Sink {
         let line = format_line(self.format, level, msg);
         // One write(2) per line: with O_APPEND, concurrent writers never interleave.
         match &self.file {
-            Some(f) => {
-                if let Ok(mut f) = f.lock() {
-                    let _ = f.write_all(line.as_bytes());
+            Some(log) => {
+                if let Ok(mut f) = log.file.lock() {
+                    // The container's init is a clone of this process and closes the fds
+                    // it inherited before it waits for `start`; its late log lines must not
+                    // land in whatever file reuses the number.
+                    if f.metadata().is_ok_and(|m| (m.dev(), m.ino()) == log.id) {
+                        let _ = f.write_all(line.as_bytes());
+                    }
                 }
             }
             None => {
@@ -112,13 +124,18 @@ pub fn init(global: &liboci_cli::GlobalOpts) -> Result<Log> {
         Some(other) => anyhow::bail!("invalid log format {other:?}: expected 'text' or 'json'"),
     };
     let file = match &global.log {
-        Some(path) if path.as_os_str() != "/dev/stderr" => Some(Arc::new(Mutex::new(
-            OpenOptions::new()
+        Some(path) if path.as_os_str() != "/dev/stderr" => {
+            let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("failed to open log file {}", path.display()))?,
-        ))),
+                .with_context(|| format!("failed to open log file {}", path.display()))?;
+            let m = file.metadata()?;
+            Some(Arc::new(LogFile {
+                file: Mutex::new(file),
+                id: (m.dev(), m.ino()),
+            }))
+        }
         _ => None,
     };
     // Without a log file and without --debug nothing is subscribed: the hot paths

@@ -26,6 +26,13 @@ pub struct Sender<T> {
     phantom: PhantomData<T>,
 }
 
+// sifrun patch 0019: the init keeps this fd when it closes what it inherited.
+impl<T> AsRawFd for Sender<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sender
+    }
+}
+
 impl<T> Sender<T>
 where
     T: Serialize,

@@ -85,6 +85,22 @@ pub fn run_hooks(
             };
             tracing::debug!("run_hooks envs: {:?}", envs);
 
+            // sifrun patch 0019: a hook gets stdin, stdout and stderr only, as with
+            // runc. Hooks run from the init (createContainer, startContainer) would
+            // otherwise inherit the preserved fds and whatever the runtime's caller
+            // leaked without O_CLOEXEC.
+            // SAFETY: close_range(2) is async-signal-safe and touches no memory.
+            unsafe {
+                hook_command.pre_exec(|| {
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        3u32,
+                        u32::MAX,
+                        libc::CLOSE_RANGE_CLOEXEC,
+                    );
+                    Ok(())
+                });
+            }
             let mut hook_process = hook_command
                 .env_clear()
                 .envs(envs)

@@ -98,6 +98,11 @@ impl NotifyListener {
         Ok(())
     }
 
+    /// sifrun patch 0019: the init keeps this fd when it closes what it inherited.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.socket.as_raw_fd()
+    }
+
     pub fn close(&self) -> Result<()> {
         close(self.socket.as_raw_fd()).map_err(NotifyListenerError::Close)?;
         Ok(())

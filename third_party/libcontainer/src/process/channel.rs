@@ -63,6 +63,13 @@ pub struct MainSender {
     sender: Sender<Message>,
 }
 
+// sifrun patch 0019: the init keeps this fd when it closes what it inherited.
+impl AsRawFd for MainSender {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sender.as_raw_fd()
+    }
+}
+
 impl MainSender {
     // requests the Main to write the id mappings for the intermediate process
     // this needs to be done from the parent see https://man7.org/linux/man-pages/man7/user_namespaces.7.html

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::{env, fs, mem};
 
@@ -434,6 +434,18 @@ pub fn container_init_process(
 
     args.executor.validate(ctx.spec)?;
     args.executor.setup_envs(ctx.envs)?;
+
+    // sifrun patch 0019: from here on the init only needs stdio, the preserved fds, the
+    // channel to the main process and the start socket; everything else it inherited
+    // from the runtime goes before anything from the container can reach it.
+    init_receiver.close().map_err(InitProcessError::Channel)?;
+    let mut keep: Vec<RawFd> = (3..3 + preserve_fds).collect();
+    keep.push(main_sender.as_raw_fd());
+    keep.push(ctx.notify_listener.as_raw_fd());
+    crate::process::fds::close_fds_except(&keep).map_err(|err| {
+        tracing::error!(?err, "failed to close inherited fds");
+        InitProcessError::Io(err)
+    })?;
 
     // Notify main process that the init process is ready to execute the
     // payload.  Note, because we are already inside the pid namespace, the pid
