@@ -48,6 +48,10 @@ impl Out {
 pub struct CreateOpts<'a> {
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    /// `--preserve-fds N`.
+    pub preserve_fds: u32,
+    /// (open fd, number) pairs the runtime is started with, without O_CLOEXEC.
+    pub fds: &'a [(i32, i32)],
 }
 
 pub struct Runtime {
@@ -79,6 +83,11 @@ impl Runtime {
 
     /// Run `<runtime> --root ROOT <args>`, stdout/stderr to the given files.
     pub fn run_to(&self, args: &[&str], out: &Path, err: &Path) -> Out {
+        self.run_with_fds(args, out, err, &[])
+    }
+
+    /// [`Runtime::run_to`], with each `(fd, n)` of `fds` open as fd `n` in the runtime.
+    pub fn run_with_fds(&self, args: &[&str], out: &Path, err: &Path, fds: &[(i32, i32)]) -> Out {
         let mut full = vec![
             self.bin.to_string_lossy().into_owned(),
             "--root".into(),
@@ -101,12 +110,28 @@ impl Runtime {
                 return res;
             }
         };
-        let child = Command::new(&self.bin)
-            .args(&full[1..])
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(&full[1..])
             .stdin(Stdio::null())
             .stdout(o)
-            .stderr(e)
-            .spawn();
+            .stderr(e);
+        if !fds.is_empty() {
+            let fds = fds.to_vec();
+            // SAFETY: dup2/fcntl are async-signal-safe.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                    for &(fd, n) in &fds {
+                        if fd == n {
+                            libc::fcntl(fd, libc::F_SETFD, 0);
+                        } else if libc::dup2(fd, n) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
@@ -157,9 +182,13 @@ impl Runtime {
             args.push("--console-socket".into());
             args.push(s.to_string_lossy().into_owned());
         }
+        if opts.preserve_fds > 0 {
+            args.push(format!("--preserve-fds={}", opts.preserve_fds));
+        }
         args.push(id.to_string());
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run_to(&a, &bundle.join("create.out"), &bundle.join("create.err"))
+        let (out, err) = (bundle.join("create.out"), bundle.join("create.err"));
+        self.run_with_fds(&a, &out, &err, opts.fds)
     }
 
     pub fn start(&self, id: &str) -> Out {

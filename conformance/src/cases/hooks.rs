@@ -79,7 +79,7 @@ fn log_hook(b: &Bundle, file: &str, line: &str) -> Value {
 }
 
 /// startContainer hooks resolve and run inside the container.
-fn in_container_hook(script: &str) -> Value {
+pub(crate) fn in_container_hook(script: &str) -> Value {
     json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
 }
 

@@ -2,6 +2,7 @@
 //! container IDs and cgroup paths and cleans all of them up afterwards.
 
 pub mod cgroups;
+pub mod fds;
 pub mod hooks;
 pub mod lifecycle;
 pub mod mounts;
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Case> {
     v.extend(mounts::cases());
     v.extend(namespaces::cases());
     v.extend(security::cases());
+    v.extend(fds::cases());
     v.extend(cgroups::cases());
     v
 }

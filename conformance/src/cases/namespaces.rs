@@ -45,7 +45,7 @@ fn proc_name(t: &str) -> &str {
 
 const ALL: [&str; 7] = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"];
 
-fn add_userns(b: &mut crate::bundle::Bundle, uid_size: u64, gid_size: u64) {
+pub(crate) fn add_userns(b: &mut crate::bundle::Bundle, uid_size: u64, gid_size: u64) {
     b.add_ns("user", None);
     b.config["linux"]["uidMappings"] =
         json!([{"containerID": 0, "hostID": 1000, "size": uid_size}]);

@@ -51,6 +51,18 @@ pub trait CgroupManager {
 
     /// Gets the PIDs inside the cgroup
     fn get_all_pids(&self) -> Result<Vec<Pid>, Self::Error>;
+
+    /// sifrun patch 0020: whether the cgroup exists and is frozen (or freezing). A
+    /// process moved into it stops at once, so runtimes refuse it, as runc does.
+    fn is_frozen(&self) -> bool {
+        false
+    }
+}
+
+/// sifrun patch 0020: the freezer file of a v1 (`freezer.state`) or v2
+/// (`cgroup.freeze`) cgroup says it is frozen; a missing file (no such cgroup) says not.
+pub(crate) fn freezer_file_says_frozen(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING" | "1"))
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -118,6 +130,15 @@ impl CgroupManager for AnyCgroupManager {
             AnyCgroupManager::Systemd(m) => Ok(m.get_all_pids()?),
             AnyCgroupManager::V1(m) => Ok(m.get_all_pids()?),
             AnyCgroupManager::V2(m) => Ok(m.get_all_pids()?),
+        }
+    }
+
+    // sifrun patch 0020
+    fn is_frozen(&self) -> bool {
+        match self {
+            AnyCgroupManager::Systemd(m) => m.is_frozen(),
+            AnyCgroupManager::V1(m) => m.is_frozen(),
+            AnyCgroupManager::V2(m) => m.is_frozen(),
         }
     }
 }

@@ -556,6 +556,11 @@ impl CgroupManager for Manager {
         Ok(())
     }
 
+    // sifrun patch 0020
+    fn is_frozen(&self) -> bool {
+        common::freezer_file_says_frozen(&self.full_path.join("cgroup.freeze"))
+    }
+
     fn freeze(&self, state: FreezerState) -> Result<(), Self::Error> {
         Ok(self.fs_manager.freeze(state)?)
     }

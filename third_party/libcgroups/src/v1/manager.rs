@@ -250,6 +250,13 @@ impl CgroupManager for Manager {
         Ok(())
     }
 
+    // sifrun patch 0020
+    fn is_frozen(&self) -> bool {
+        self.subsystems
+            .get(&CtrlType::Freezer)
+            .is_some_and(|dir| common::freezer_file_says_frozen(&dir.join("freezer.state")))
+    }
+
     fn freeze(&self, state: FreezerState) -> Result<(), Self::Error> {
         let controller_opt = ControllerOpt {
             resources: &Default::default(),

@@ -83,11 +83,31 @@ impl InitContainerBuilder {
     }
 
     /// Creates a new container
+    /// sifrun patch 0020: the init would stop as soon as it joins a frozen cgroup, and
+    /// create with it, forever. runc 1.1 refuses with the same message.
+    fn refuse_frozen_cgroup(&self, spec: &Spec) -> Result<(), LibcontainerError> {
+        let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
+        let manager =
+            libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+                cgroup_path: utils::get_cgroup_path(linux.cgroups_path(), &self.base.container_id),
+                // As the builder decides (builder_impl.rs, run_container).
+                systemd_cgroup: self.use_systemd || UserNamespaceConfig::new(spec)?.is_some(),
+                container_name: self.base.container_id.clone(),
+            })?;
+        if libcgroups::common::CgroupManager::is_frozen(&manager) {
+            return Err(LibcontainerError::Other(
+                "container's cgroup unexpectedly frozen".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn build(mut self) -> Result<Container, LibcontainerError> {
         let spec = self.load_spec()?;
         // validate terminal field against console socket presence before any side effects
         // (mirrors runc's checkTerminal called at the top of runner.run())
         self.base.check_terminal(&spec, self.detached)?;
+        self.refuse_frozen_cgroup(&spec)?;
 
         let container_dir = self.create_container_dir()?;
 
