@@ -7,8 +7,8 @@
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::MetadataExt;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};

@@ -475,14 +475,13 @@ fn list_pause_resume_update_events() {
         Some("invalid"),
     );
 
-    // events --stats prints one JSON document with the memory usage.
+    // events --stats prints one runc event line with the memory usage.
     let o = rt.run(["events", "--stats", &id]);
     assert_ok(&o, "events --stats");
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
     let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(
-        ev.is_object() && !ev.as_object().unwrap().is_empty(),
-        "{ev}"
-    );
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert!(ev["data"]["memory"]["memory"]["usage"].is_u64(), "{ev}");
 
     assert_ok(&rt.run(["delete", "--force", &id]), "delete --force");
     assert!(
@@ -797,4 +796,117 @@ fn tmpcopyup_and_missing_cwd_are_handled_like_runc() {
     assert!(!data.join("new").exists());
     // The missing cwd was created in the rootfs, as runc does.
     assert!(b.rootfs().join("work/dir").is_dir());
+}
+
+/// A v1 freezer cgroup left FROZEN by someone else; thawed and removed on drop.
+struct FrozenCgroup(std::path::PathBuf);
+
+impl FrozenCgroup {
+    fn new(name: &str) -> Option<Self> {
+        let dir = Path::new("/sys/fs/cgroup/freezer").join(name);
+        std::fs::create_dir(&dir).ok()?;
+        let cg = FrozenCgroup(dir);
+        std::fs::write(cg.0.join("freezer.state"), "FROZEN").ok()?;
+        Some(cg)
+    }
+}
+
+impl Drop for FrozenCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Watchdog: `run -d` and `create` into a frozen cgroup used to block forever (and
+/// with them whoever read their output). They refuse, as runc 1.1 does, and leave no
+/// container and the cgroup as it was.
+#[test]
+fn frozen_cgroup_is_refused_not_hung() {
+    if !require_root() {
+        return;
+    }
+    let id = unique_id("frozen");
+    let Some(cg) = FrozenCgroup::new(&id) else {
+        eprintln!("skipped: no cgroup v1 freezer hierarchy");
+        return;
+    };
+    let rt = Runtime::new();
+    let b = Bundle::sleeper(&id);
+    b.edit(|c| c["linux"]["cgroupsPath"] = format!("/{id}").into());
+    for cmd in ["run", "create"] {
+        rt.track(&id);
+        let mut c = rt.cmd([cmd]);
+        if cmd == "run" {
+            c.arg("-d");
+        }
+        c.arg("--bundle").arg(b.path()).arg(&id);
+        let o = output_with_timeout(c, Duration::from_secs(20));
+        assert!(
+            o.status.code().is_some(),
+            "{cmd} into a frozen cgroup hung (killed by the watchdog after 20 s)"
+        );
+        assert_one_line_error(&o, Some("frozen"));
+        assert!(rt.state(&id).is_none(), "{cmd} left container {id} behind");
+        assert_eq!(
+            std::fs::read_to_string(cg.0.join("freezer.state"))
+                .unwrap()
+                .trim(),
+            "FROZEN"
+        );
+    }
+}
+
+/// Watchdog: `events` without `--stats` streams one runc-style JSON line per interval
+/// and exits 0 once the container is gone; it used to print forever.
+#[test]
+fn events_streams_and_ends_with_the_container() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique_id("events");
+    let b = Bundle::sleeper(&id);
+    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let out = b.dir.join("events.out");
+    let mut c = rt.cmd(["events", "--interval", "1", &id]);
+    c.stdout(std::fs::File::create(&out).unwrap());
+    let mut events = c.spawn().unwrap();
+    // Two intervals' worth of lines, then the container goes away.
+    let t = std::time::Instant::now();
+    while std::fs::read_to_string(&out).unwrap().lines().count() < 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "events printed < 2 lines"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ok(&rt.delete_force(&id), "delete --force");
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = events.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(15) {
+            let _ = events.kill();
+            let _ = events.wait();
+            panic!("events did not exit after the container was deleted");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "events exited with {status}");
+    for line in std::fs::read_to_string(&out).unwrap().lines() {
+        let ev: serde_json::Value = serde_json::from_str(line).expect(line);
+        assert_eq!(ev["type"], "stats", "{line}");
+        assert_eq!(ev["id"], id.as_str(), "{line}");
+        assert!(ev["data"]["memory"].is_object(), "{line}");
+    }
+    // And on a container that no longer exists: an error, at once.
+    let o = rt.run(["events", &id]);
+    assert_one_line_error(&o, Some("does not exist"));
 }

@@ -672,3 +672,40 @@ fn cve_2024_21626_cwd_through_leaked_fd() {
         assert_no_leaks(&rt, &id);
     }
 }
+
+/// CVE-2024-21626 before `start`: the created init (default spec, terminal, user
+/// namespace, --preserve-fds, hooks), a process started by `exec` and every hook hold
+/// only stdio, the preserved fds and sync fds — no host directory, procfs or cgroup
+/// file, and not the directory fd the caller leaked. The checks are the conformance
+/// case `security/inherited_fds` (which runc passes too), run here against sifrun.
+#[test]
+fn cve_2024_21626_created_init_exec_and_hooks_hold_no_host_fd() {
+    if !require_root() {
+        return;
+    }
+    let conformance = Path::new(SIFRUN).with_file_name("conformance");
+    assert!(
+        conformance.exists(),
+        "{} is missing: build the workspace first (cargo build --release --workspace)",
+        conformance.display()
+    );
+    let mut c = std::process::Command::new(&conformance);
+    c.args(["--filter", "^security/inherited_fds$", "--runtime", SIFRUN]);
+    let o = output_with_timeout(c, Duration::from_secs(240));
+    let out = stdout(&o);
+    let tally = out
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .unwrap_or("");
+    let passed: usize = tally
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        o.status.success() && passed > 0 && tally.ends_with(", 0 failed"),
+        "{out}\n{}",
+        stderr(&o)
+    );
+}
