@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{kill, mount, oci, restore, sif, umount};
+use sifrun::image::{self, sif};
+use sifrun::runtime::{kill, restore};
+
+use crate::commands::oci;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,9 +78,9 @@ pub enum Command {
     /// Restore a container from a criu checkpoint
     Restore(restore::Restore),
     /// Turn a SIF or OCI-SIF image into a ready OCI bundle
-    Mount(mount::Mount),
+    Mount(image::Mount),
     /// Undo `sifrun mount`: unmount, detach loop devices, remove what mount made
-    Umount(umount::Umount),
+    Umount(image::Umount),
     /// Inspect SIF files (list, info, header)
     Sif(sif::Sif),
     /// The `singularity oci` lifecycle: drive SIF images by hand

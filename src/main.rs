@@ -1,20 +1,15 @@
 //! sifrun: a runc-compatible OCI runtime on youki's libcontainer, which also turns
 //! Singularity SIF and OCI-SIF images into OCI bundles.
 
-mod bundle;
-mod cgroup_warmup;
 mod cli;
 mod commands;
-mod container_dir;
-mod foreground;
 mod logging;
-mod monitor;
-mod rootdir;
-mod sealed_exe;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use sifrun::runtime::{cgroup_warmup, sealed_exe};
 
 use crate::cli::Cli;
 

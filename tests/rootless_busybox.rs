@@ -20,7 +20,7 @@ const USER: &str = "sifrun-test";
 fn test_user() -> (u32, u32) {
     static ONCE: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     *ONCE.get_or_init(|| {
-        if nix::unistd::User::from_name(USER).ok().flatten().is_none() {
+        if passwd_ids(USER).is_none() {
             let o = Command::new("useradd")
                 .args([
                     "--system",
@@ -33,7 +33,7 @@ fn test_user() -> (u32, u32) {
                 .output()
                 .expect("run useradd");
             // a parallel test may have created it in the meantime
-            if !o.status.success() && nix::unistd::User::from_name(USER).ok().flatten().is_none() {
+            if !o.status.success() && passwd_ids(USER).is_none() {
                 panic!("useradd {USER}: {}", stderr(&o));
             }
         }
@@ -49,8 +49,18 @@ fn test_user() -> (u32, u32) {
                 writeln!(w, "{USER}:1100000:65536").unwrap();
             }
         }
-        let u = nix::unistd::User::from_name(USER).unwrap().unwrap();
-        (u.uid.as_raw(), u.gid.as_raw())
+        passwd_ids(USER).expect("the test user is in /etc/passwd")
+    })
+}
+
+/// (uid, gid) of `user` in /etc/passwd. Not getpwnam: this static binary cannot load
+/// NSS modules (libnss_systemd, listed in nsswitch.conf once systemd is installed,
+/// crashes it).
+fn passwd_ids(user: &str) -> Option<(u32, u32)> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 3 && f[0] == user).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
     })
 }
 

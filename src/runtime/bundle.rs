@@ -1,0 +1,114 @@
+//! Checks on a bundle before libcontainer touches anything: its config.json (size,
+//! type, unknown capabilities) and its rootfs (no symlinks).
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+
+use crate::state;
+
+/// config.json files larger than this are refused before parsing.
+const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
+/// What `create`/`run` learned about the bundle.
+pub struct Prepared {
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// Validates the id and the bundle with one clear error per problem: missing bundle,
+/// missing or malformed config.json, missing rootfs, or a rootfs reached through a
+/// symlink (refused like runc does, so the rootfs cannot be swapped under us).
+pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
+    state::validate_id(id)?;
+    let bundle = std::fs::canonicalize(bundle)
+        .with_context(|| format!("bundle {} is not accessible", bundle.display()))?;
+    let config_path = bundle.join("config.json");
+    // O_NONBLOCK so a FIFO (or device) planted as config.json cannot hang us; only
+    // regular files are read.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&config_path)
+        .with_context(|| format!("cannot open {}", config_path.display()))?;
+    if !file.metadata()?.is_file() {
+        bail!("{} is not a regular file", config_path.display());
+    }
+    let len = file.metadata()?.len();
+    if len > MAX_CONFIG_BYTES {
+        bail!(
+            "{} is {len} bytes, more than the {MAX_CONFIG_BYTES} allowed",
+            config_path.display()
+        );
+    }
+    let mut value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
+        .with_context(|| format!("invalid {}", config_path.display()))?;
+    drop_unknown_capabilities(&mut value);
+    let spec: Spec = serde_json::from_value(value)
+        .with_context(|| format!("invalid {}", config_path.display()))?;
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .context("config.json has no root.path")?;
+    let rootfs = bundle.join(root_path);
+    let real = std::fs::canonicalize(&rootfs)
+        .with_context(|| format!("rootfs {} does not exist", rootfs.display()))?;
+    if normalize(&rootfs) != real {
+        bail!(
+            "rootfs {} is a symlink or goes through one; give its real path",
+            rootfs.display()
+        );
+    }
+    if !real.is_dir() {
+        bail!("rootfs {} is not a directory", real.display());
+    }
+    if spec.linux().is_none() {
+        bail!("config.json has no \"linux\" section");
+    }
+    Ok(Prepared { rootfs: real, spec })
+}
+
+/// Removes capability names oci-spec does not know from `process.capabilities`,
+/// with a warning: runtime-spec 1.1+ says unknown capabilities must not be an error
+/// (they may be newer than this runtime), while oci-spec refuses them when parsing.
+fn drop_unknown_capabilities(config: &mut serde_json::Value) {
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|name| {
+            // Non-strings are kept so that parsing still rejects them.
+            let known = !name.is_string()
+                || serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+            if !known {
+                tracing::warn!(capability = %name, set = %set, "unknown capability ignored");
+            }
+            known
+        });
+    }
+}
+
+/// Lexical clean-up of `.` and `..` (no filesystem access).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! `exec ID CMD...` / `exec --process FILE ID`: run another process in a running
+//! container. Without `--process`, the process is the container's own (user, rlimits,
+//! capabilities, terminal from `-t`) with the command line's changes, as runc does.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{Capability, Process, Spec};
+
+use super::builder::{self, Launch, Tenant};
+use super::foreground::{self, PtyProxy};
+use super::{exit_byte, Ctx};
+use crate::state;
+
+pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
+    let dir = state::path(&ctx.root, &args.container_id)?;
+    if !dir.join("state.json").exists() {
+        return Err(state::not_found(&args.container_id));
+    }
+    let generated = match &args.process {
+        Some(_) => None,
+        None => Some(GeneratedProcess::write(&dir, &args)?),
+    };
+    let process_path: PathBuf = match (&args.process, &generated) {
+        (Some(p), _) => p.clone(),
+        (None, Some(g)) => g.path.clone(),
+        (None, None) => unreachable!(),
+    };
+    let terminal = read_process(&process_path)?.terminal().unwrap_or(false);
+
+    let (console_path, master) = foreground::console_for(
+        &ctx.root,
+        terminal,
+        args.detach,
+        args.console_socket.as_ref(),
+    )?;
+
+    let launch = Launch {
+        id: &args.container_id,
+        pid_file: args.pid_file.as_ref(),
+        console_socket: console_path.as_ref(),
+        preserve_fds: args.preserve_fds,
+        detach: args.detach || console_path.is_some(),
+    };
+    let tenant = Tenant {
+        process: &process_path,
+        ignore_paused: args.ignore_paused,
+        sub_cgroup: args.cgroup.clone(),
+        process_label: args.process_label.clone(),
+    };
+    let pid = builder::tenant(ctx, &launch, tenant)
+        .with_context(|| format!("failed to exec in container {:?}", args.container_id))?;
+    drop(generated);
+    // Blocked only now: the new process was forked with our normal mask. If it
+    // already exited, `wait` reaps it before waiting for SIGCHLD.
+    let signals = (!args.detach).then(foreground::block_signals).transpose()?;
+
+    let proxy = match master {
+        Some(handle) => {
+            Some(PtyProxy::start(handle.join().map_err(|_| {
+                anyhow::anyhow!("console thread panicked")
+            })??)?)
+        }
+        None => None,
+    };
+    let Some(signals) = signals else {
+        return Ok(0);
+    };
+    let code = foreground::wait(pid, &signals);
+    if let Some(p) = proxy {
+        p.finish();
+    }
+    Ok(exit_byte(code?))
+}
+
+fn read_process(path: &Path) -> Result<Process> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read process file {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("invalid process file {}", path.display()))
+}
+
+/// A process.json derived from the container's config and the command line, removed
+/// when dropped.
+struct GeneratedProcess {
+    path: PathBuf,
+}
+
+impl GeneratedProcess {
+    fn write(dir: &Path, args: &liboci_cli::Exec) -> Result<Self> {
+        if args.command.is_empty() {
+            bail!("exec needs a command (or --process FILE)");
+        }
+        let state = libcontainer::container::State::load(dir)
+            .with_context(|| format!("failed to load the state of {:?}", args.container_id))?;
+        let config = state.bundle.join("config.json");
+        let spec = Spec::load(&config).with_context(|| format!("invalid {}", config.display()))?;
+        let mut process = spec.process().clone().unwrap_or_default();
+        process.set_args(Some(args.command.clone()));
+        process.set_terminal(Some(args.tty));
+        process.set_console_size(None);
+        if let Some(cwd) = &args.cwd {
+            if !cwd.is_absolute() {
+                bail!("--cwd {} is not an absolute path", cwd.display());
+            }
+            process.set_cwd(cwd.clone());
+        }
+        if !args.env.is_empty() {
+            let mut env: Vec<String> = process
+                .env()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| {
+                    let key = e.split('=').next().unwrap_or("");
+                    !args.env.iter().any(|(k, _)| k == key)
+                })
+                .collect();
+            env.extend(args.env.iter().map(|(k, v)| format!("{k}={v}")));
+            process.set_env(Some(env));
+        }
+        if let Some((uid, gid)) = args.user {
+            let mut user = process.user().clone();
+            user.set_uid(uid);
+            user.set_gid(gid.unwrap_or(0));
+            process.set_user(user);
+        }
+        if !args.additional_gids.is_empty() {
+            let mut user = process.user().clone();
+            user.set_additional_gids(Some(args.additional_gids.clone()));
+            process.set_user(user);
+        }
+        if args.no_new_privs {
+            process.set_no_new_privileges(Some(true));
+        }
+        if let Some(profile) = &args.apparmor {
+            process.set_apparmor_profile(Some(profile.clone()));
+        }
+        if !args.cap.is_empty() {
+            add_capabilities(&mut process, &args.cap)?;
+        }
+        let path = dir.join(format!(".exec-{}.json", std::process::id()));
+        std::fs::write(&path, serde_json::to_vec(&process)?)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for GeneratedProcess {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `--cap NAME` adds to every set, as runc does.
+fn add_capabilities(process: &mut Process, caps: &[String]) -> Result<()> {
+    let mut parsed = Vec::new();
+    for c in caps {
+        let name = c.to_ascii_uppercase();
+        let name = if name.starts_with("CAP_") {
+            name
+        } else {
+            format!("CAP_{name}")
+        };
+        // Capability's serde names are the CAP_-prefixed ones used in config.json.
+        let cap: Capability = serde_json::from_value(serde_json::Value::String(name))
+            .map_err(|_| anyhow::anyhow!("unknown capability {c:?}"))?;
+        parsed.push(cap);
+    }
+    let mut set = process.capabilities().clone().unwrap_or_default();
+    let add = |s: Option<oci_spec::runtime::Capabilities>| {
+        let mut s = s.unwrap_or_default();
+        s.extend(parsed.iter().copied());
+        Some(s)
+    };
+    set.set_bounding(add(set.bounding().clone()));
+    set.set_effective(add(set.effective().clone()));
+    set.set_permitted(add(set.permitted().clone()));
+    set.set_inheritable(add(set.inheritable().clone()));
+    set.set_ambient(add(set.ambient().clone()));
+    process.set_capabilities(Some(set));
+    Ok(())
+}

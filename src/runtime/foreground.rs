@@ -1,0 +1,231 @@
+//! Waiting for a container process in the foreground (`run`, `exec` without
+//! `--detach`): signals are forwarded to it, its exit status becomes ours (128+N when
+//! killed by signal N, as runc reports), and when the process has a terminal but the
+//! caller gave no `--console-socket`, sifrun holds the pty and copies it to its own
+//! stdio, as runc does.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// Blocks every signal in this thread (and threads spawned later), so that the
+/// foreground loop can take them with sigwait. Call only after the container process
+/// was forked: a child inherits the mask, and libcontainer does not reset it.
+pub fn block_signals() -> Result<SigSet> {
+    let all = SigSet::all();
+    all.thread_block().context("failed to block signals")?;
+    Ok(all)
+}
+
+/// Waits for `pid` (our child), forwarding signals to it. Returns its exit code.
+pub fn wait(pid: Pid, signals: &SigSet) -> Result<i32> {
+    // The process may already have exited before signals were blocked.
+    if let Some(code) = reap(pid)? {
+        return Ok(code);
+    }
+    loop {
+        let sig = signals.wait().context("sigwait failed")?;
+        match sig {
+            Signal::SIGCHLD => {
+                if let Some(code) = reap(pid)? {
+                    return Ok(code);
+                }
+            }
+            Signal::SIGWINCH => resize_from_stdin(pid),
+            Signal::SIGURG | Signal::SIGPIPE => {}
+            other => {
+                let _ = kill(pid, other);
+            }
+        }
+    }
+}
+
+fn reap(pid: Pid) -> Result<Option<i32>> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(Some(code)),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(Some(128 + sig as i32)),
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::ECHILD) => {
+                anyhow::bail!("process {pid} is not a child of sifrun")
+            }
+            Err(e) => return Err(e).context("waitpid failed"),
+        }
+    }
+}
+
+static PTY_MASTER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+fn resize_from_stdin(_pid: Pid) {
+    let master = PTY_MASTER.load(std::sync::atomic::Ordering::Relaxed);
+    if master < 0 {
+        return;
+    }
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: ioctls with a valid winsize pointer.
+    unsafe {
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// A private console socket: the runtime sends the pty master to it, and sifrun then
+/// proxies the pty to its own stdin/stdout.
+struct ConsoleSocket {
+    dir: PathBuf,
+    listener: UnixListener,
+}
+
+/// The thread receiving a pty master on our own console socket.
+pub type MasterReceiver = JoinHandle<Result<OwnedFd>>;
+
+/// Where the container process's pty master goes: the caller's `--console-socket`,
+/// else, when sifrun stays in the foreground, a socket of its own (runc holds the pty
+/// itself then). Returns the socket path to hand to libcontainer and, for our own
+/// socket, the thread receiving the master.
+pub fn console_for(
+    state_root: &Path,
+    terminal: bool,
+    detach: bool,
+    given: Option<&PathBuf>,
+) -> Result<(Option<PathBuf>, Option<MasterReceiver>)> {
+    if !(terminal && !detach && given.is_none()) {
+        return Ok((given.cloned(), None));
+    }
+    let console = ConsoleSocket::new(state_root)?;
+    Ok((Some(console.path()), Some(console.receive())))
+}
+
+impl ConsoleSocket {
+    fn new(state_root: &Path) -> Result<Self> {
+        crate::state::root::ensure(state_root)?;
+        let dir = state_root.join(format!(".console-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+        let listener = UnixListener::bind(dir.join("sock"))
+            .with_context(|| format!("failed to listen on {}", dir.display()))?;
+        Ok(Self { dir, listener })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    /// Receives the master in the background (the runtime sends it during create).
+    /// The thread blocks all signals, so they reach the main thread's sigwait instead
+    /// of killing the process with their default action.
+    fn receive(self) -> MasterReceiver {
+        let old = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
+        let _ = SigSet::all().thread_block();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = self.listener.accept().context("console socket accept")?;
+            let fd = recv_fd(stream.as_raw_fd())?;
+            Ok(fd)
+        });
+        let _ = old.thread_set_mask();
+        handle
+    }
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn recv_fd(sock: i32) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+        .context("failed to receive the pty master")?;
+    for c in msg.cmsgs().context("bad control message")? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed this fd for us.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    anyhow::bail!("no file descriptor arrived on the console socket")
+}
+
+/// Copies between our stdio and the pty master until the container side closes.
+/// Puts our terminal (if stdin is one) in raw mode and restores it on drop.
+pub struct PtyProxy {
+    output: Option<JoinHandle<()>>,
+    saved: Option<nix::sys::termios::Termios>,
+}
+
+impl PtyProxy {
+    pub fn start(master: OwnedFd) -> Result<Self> {
+        use nix::sys::termios;
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin).ok();
+        if let Some(orig) = &saved {
+            let mut raw = orig.clone();
+            termios::cfmakeraw(&mut raw);
+            let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, &raw);
+        }
+        PTY_MASTER.store(master.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
+        resize_from_stdin(Pid::from_raw(0));
+        let mut reader = File::from(master);
+        let mut writer = reader.try_clone().context("failed to dup the pty master")?;
+        // stdin → pty: a detached thread; it ends with the process.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            let mut stdin = std::io::stdin().lock();
+            while let Ok(n) = stdin.read(&mut buf) {
+                if n == 0 || writer.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+        let output = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            let mut stdout = std::io::stdout();
+            // EIO once every slave fd is closed: the container side is done.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || stdout.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                let _ = stdout.flush();
+            }
+        });
+        Ok(Self {
+            output: Some(output),
+            saved,
+        })
+    }
+
+    /// Waits for the output copy to drain after the process exited.
+    pub fn finish(mut self) {
+        if let Some(h) = self.output.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for PtyProxy {
+    fn drop(&mut self) {
+        PTY_MASTER.store(-1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(orig) = &self.saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                orig,
+            );
+        }
+    }
+}
