@@ -2,7 +2,7 @@
 //! returns the exit code. Arguments are defined in `cli.rs`.
 
 use anyhow::Result;
-use sifrun::runtime::{self as rt, Ctx};
+use sifrun::runtime::{self as rt, ctx::Ctx};
 use sifrun::{image, state};
 
 use crate::cli::{Cli, Command};
@@ -14,7 +14,7 @@ pub fn dispatch(command: Command, cli: &Cli) -> Result<u8> {
         root: state::root::determine(cli.global.root.as_deref())?,
         systemd_cgroup: cli.global.systemd_cgroup,
         criu: cli.criu.clone(),
-        rootless: rt::parse_rootless(cli.rootless.as_deref())?,
+        rootless: rt::ctx::parse_rootless(cli.rootless.as_deref())?,
     };
     let done = |r: Result<()>| r.map(|()| 0);
     match command {

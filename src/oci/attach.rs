@@ -14,9 +14,9 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::termios;
 
+use super::dir::OciDir;
 use super::protocol::{self, PACKET_DATA};
-use super::OciDir;
-use crate::runtime::Ctx;
+use crate::runtime::ctx::Ctx;
 
 const CTRL_P: u8 = 0x10;
 const CTRL_Q: u8 = 0x11;
@@ -88,7 +88,7 @@ pub fn attach(args: Attach, ctx: &Ctx) -> Result<u8> {
     }
     // The monitor may close before its exit packet reached us (e.g. we attached late).
     let code = code.or_else(|| dir.exit_code()).unwrap_or(0);
-    Ok(crate::runtime::exit_byte(code))
+    Ok(crate::runtime::ctx::exit_byte(code))
 }
 
 fn connect(dir: &OciDir, id: &str, ctx: &Ctx) -> Result<OwnedFd> {
@@ -96,10 +96,12 @@ fn connect(dir: &OciDir, id: &str, ctx: &Ctx) -> Result<OwnedFd> {
     let path = dir.path(OciDir::ATTACH);
     let gone = || match dir.exit_code() {
         Some(code) => anyhow::anyhow!("container {id:?} has exited with status {code}"),
-        None if crate::state::path(&ctx.root, id).is_ok_and(|d| d.join("state.json").exists()) => {
+        None if crate::state::container::path(&ctx.root, id)
+            .is_ok_and(|d| d.join("state.json").exists()) =>
+        {
             anyhow::anyhow!("container {id:?} has no monitor (not made by `sifrun oci create`)")
         }
-        None => crate::state::not_found(id),
+        None => crate::state::container::not_found(id),
     };
     // Connected through /proc/self/fd/N of an O_PATH fd, as singularity does: sun_path
     // holds only 108 bytes.

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::OciDir;
-use crate::runtime::Ctx;
+use super::dir::OciDir;
+use crate::runtime::ctx::Ctx;
 
 /// The fd number the monitor finds its end of the sync pipe on.
 const SYNC_FD: i32 = 3;
@@ -60,7 +60,7 @@ pub fn create(args: Create, ctx: &Ctx) -> Result<()> {
 /// cleared first.
 pub(super) fn claim_dir(ctx: &Ctx, id: &str) -> Result<OciDir> {
     let dir = OciDir::new(&ctx.root, id)?;
-    if crate::state::path(&ctx.root, id)?
+    if crate::state::container::path(&ctx.root, id)?
         .join("state.json")
         .exists()
     {

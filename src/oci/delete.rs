@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 
-use super::OciDir;
-use crate::runtime::Ctx;
+use super::dir::OciDir;
+use crate::runtime::ctx::Ctx;
 
 #[derive(Args, Debug)]
 pub struct Delete {

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::runtime::Ctx;
+use crate::runtime::ctx::Ctx;
 
 #[derive(Args, Debug)]
 pub struct Kill {

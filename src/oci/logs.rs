@@ -6,8 +6,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::OciDir;
-use crate::runtime::Ctx;
+use super::dir::OciDir;
+use crate::runtime::ctx::Ctx;
 
 #[derive(Args, Debug)]
 pub struct Logs {

@@ -26,9 +26,9 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{self, AddressFamily, Backlog, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
+use super::dir::OciDir;
 use super::protocol::{packet, CLOSE_STDIN, EXIT, PACKET_DATA, STDERR, STDIN, STDOUT, WINSIZE};
-use super::OciDir;
-use crate::runtime::Ctx;
+use crate::runtime::ctx::Ctx;
 
 /// Output kept for the next attach while nobody is attached; the log has it all.
 const REPLAY_MAX: usize = 1 << 20;
@@ -176,7 +176,7 @@ impl Monitor {
             )
         };
 
-        let pid = match crate::state::load(&ctx.root, &args.container_id, false)
+        let pid = match crate::state::container::load(&ctx.root, &args.container_id, false)
             .and_then(|(c, _)| c.pid().context("the container has no init process"))
         {
             Ok(p) => p.as_raw(),

@@ -17,9 +17,10 @@ use bundle_tools::bundle::MountMode;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
 
-use super::{create, OciDir};
+use super::create;
+use super::dir::OciDir;
 use crate::image;
-use crate::runtime::{exit_byte, Ctx};
+use crate::runtime::ctx::{exit_byte, Ctx};
 
 /// How long the container gets to exit after a forwarded SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);

@@ -5,9 +5,9 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::OciDir;
-use crate::runtime::Ctx;
-use crate::state;
+use super::dir::OciDir;
+use crate::runtime::ctx::Ctx;
+use crate::state::container as state;
 
 /// Annotation carrying the exit code of the container's process.
 pub const EXIT_CODE_ANNOTATION: &str = "sifrun.oci.exit-code";

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::runtime::Ctx;
+use crate::runtime::ctx::Ctx;
 
 #[derive(Args, Debug)]
 pub struct Update {

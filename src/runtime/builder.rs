@@ -10,7 +10,7 @@ use libcontainer::syscall::syscall::SyscallType;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use super::Ctx;
+use super::ctx::Ctx;
 
 /// What every new container process is started with.
 pub struct Launch<'a> {

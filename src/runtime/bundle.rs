@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
 
-use crate::state;
+use crate::state::container as state;
 
 /// config.json files larger than this are refused before parsing.
 const MAX_CONFIG_BYTES: u64 = 64 << 20;

@@ -2,8 +2,8 @@
 
 use anyhow::{bail, Context, Result};
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 pub fn checkpoint(args: liboci_cli::Checkpoint, ctx: &Ctx) -> Result<()> {
     let (mut container, _lock) = state::load(&ctx.root, &args.container_id, true)?;

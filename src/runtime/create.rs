@@ -7,7 +7,7 @@ use libcontainer::container::Container;
 
 use super::builder::{self, Launch};
 use super::bundle::{self, Prepared};
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::state::cgroup::with_default_cgroups_path;
 use crate::state::claim::CreateClaim;
 

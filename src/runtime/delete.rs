@@ -12,9 +12,9 @@
 use anyhow::{Context, Result};
 use libcontainer::container::{Container, State};
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
 use crate::state::claim::CreateClaim;
+use crate::state::container as state;
 
 pub fn delete(args: liboci_cli::Delete, ctx: &Ctx) -> Result<()> {
     let id = &args.container_id;
@@ -44,7 +44,7 @@ fn force(ctx: &Ctx, id: &str) -> Result<()> {
     // Also waits for the processes of a create killed mid-way, which may not be in
     // the cgroup yet.
     CreateClaim::wait_gone(&ctx.root, id, || {
-        state::cgroup::kill_cgroup_processes(&dir, id, systemd)
+        crate::state::cgroup::kill_cgroup_processes(&dir, id, systemd)
     })?;
     if dir.join("state.json").exists() {
         match Container::load(dir.clone()).map_err(anyhow::Error::new) {
@@ -55,6 +55,6 @@ fn force(ctx: &Ctx, id: &str) -> Result<()> {
             Err(e) => tracing::warn!(id, error = %e, "unreadable state, removing what is left"),
         }
     }
-    state::cgroup::remove_leftovers(&dir, id, systemd)
+    crate::state::cgroup::remove_leftovers(&dir, id, systemd)
         .with_context(|| format!("failed to delete container {id:?}"))
 }

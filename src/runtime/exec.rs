@@ -8,9 +8,9 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process, Spec};
 
 use super::builder::{self, Launch, Tenant};
+use super::ctx::{exit_byte, Ctx};
 use super::foreground::{self, PtyProxy};
-use super::{exit_byte, Ctx};
-use crate::state;
+use crate::state::container as state;
 
 pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     let dir = state::path(&ctx.root, &args.container_id)?;

@@ -7,8 +7,8 @@ use clap::Args;
 use libcontainer::container::ContainerStatus;
 use nix::sys::signal::Signal;
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 #[derive(Args, Debug)]
 pub struct Kill {

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 
-use super::Ctx;
-use crate::state::{self, RuncState};
+use super::ctx::Ctx;
+use crate::state::container::{self as state, RuncState};
 
 pub fn list(args: liboci_cli::List, ctx: &Ctx) -> Result<()> {
     let ids = state::list_ids(&ctx.root)?;

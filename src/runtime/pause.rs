@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 pub fn pause(args: liboci_cli::Pause, ctx: &Ctx) -> Result<()> {
     let (mut container, _lock) = state::load(&ctx.root, &args.container_id, true)?;

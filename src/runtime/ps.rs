@@ -6,12 +6,12 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use libcgroups::common::CgroupManager;
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 pub fn ps(args: liboci_cli::Ps, ctx: &Ctx) -> Result<()> {
     let (container, _lock) = state::load(&ctx.root, &args.container_id, false)?;
-    let pids: Vec<i32> = state::cgroup::cgroup_manager(&container)?
+    let pids: Vec<i32> = crate::state::cgroup::cgroup_manager(&container)?
         .get_all_pids()
         .context("failed to list the container's processes")?
         .iter()

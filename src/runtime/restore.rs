@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 #[derive(Args, Debug)]
 pub struct Restore {

@@ -5,8 +5,8 @@ use anyhow::{Context, Result};
 
 use super::builder::Launch;
 use super::bundle;
+use super::ctx::{exit_byte, Ctx};
 use super::foreground::{self, PtyProxy};
-use super::{exit_byte, Ctx};
 
 pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
     let prepared = bundle::prepare(&args.container_id, &args.bundle)?;

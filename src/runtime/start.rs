@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 pub fn start(args: liboci_cli::Start, ctx: &Ctx) -> Result<()> {
     let (mut container, _lock) = state::load(&ctx.root, &args.container_id, true)?;

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 pub fn state(args: liboci_cli::State, ctx: &Ctx) -> Result<()> {
     let (container, _lock) = state::load(&ctx.root, &args.container_id, false)?;

@@ -8,8 +8,8 @@ use libcgroups::common::{CgroupManager, ControllerOpt};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
-use super::Ctx;
-use crate::state;
+use super::ctx::Ctx;
+use crate::state::container as state;
 
 pub fn update(args: liboci_cli::Update, ctx: &Ctx) -> Result<()> {
     let (container, _lock) = state::load(&ctx.root, &args.container_id, true)?;
@@ -30,7 +30,7 @@ pub fn update(args: liboci_cli::Update, ctx: &Ctx) -> Result<()> {
     apply_flags(&mut resources, &args);
     let resources: LinuxResources =
         serde_json::from_value(resources).context("invalid resources")?;
-    state::cgroup::cgroup_manager(&container)?
+    crate::state::cgroup::cgroup_manager(&container)?
         .apply(&ControllerOpt {
             resources: &resources,
             disable_oom_killer: false,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::Sidecar;
+use super::container::Sidecar;
 
 fn lock_path(root: &Path, id: &str) -> PathBuf {
     root.join(format!(".create-{id}.lock"))
@@ -35,7 +35,7 @@ pub struct CreateClaim {
 impl CreateClaim {
     pub fn take(root: &Path, id: &str) -> Result<Self> {
         super::root::ensure(root)?;
-        let dir = super::path(root, id)?;
+        let dir = super::container::path(root, id)?;
         let lock_path = lock_path(root, id);
         let file = loop {
             let file = OpenOptions::new()
@@ -117,7 +117,7 @@ impl CreateClaim {
         rootfs: &Path,
     ) -> Result<T> {
         let out = match result {
-            Ok(v) => super::save_sidecar(
+            Ok(v) => super::container::save_sidecar(
                 &self.dir,
                 &Sidecar {
                     rootfs: rootfs.to_path_buf(),

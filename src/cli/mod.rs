@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use sifrun::image::{self, sif};
 use sifrun::runtime::{kill, restore};
 
-use crate::commands::oci;
+pub mod oci;
 
 #[derive(Parser, Debug)]
 #[command(

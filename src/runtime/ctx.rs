@@ -1,0 +1,46 @@
+//! What every operation needs besides its own arguments: the global flags.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+/// What every command may need besides its own arguments.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+    pub criu: Option<PathBuf>,
+    /// `--rootless`: runc's rootless cgroup handling forced on or off; `None` is
+    /// auto (not root, or root in a user namespace).
+    pub rootless: Option<bool>,
+}
+
+/// runc's `--rootless` values: `auto` (or empty), else a Go boolean.
+pub fn parse_rootless(value: Option<&str>) -> Result<Option<bool>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("auto") => Ok(None),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
+        Some(v) => anyhow::bail!("invalid --rootless value {v:?}: use true, false or auto"),
+    }
+}
+
+/// Exit codes are a byte; runc reports what the shell would.
+pub fn exit_byte(code: i32) -> u8 {
+    (code & 0xff) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rootless_values_are_runcs() {
+        assert_eq!(parse_rootless(None).unwrap(), None);
+        assert_eq!(parse_rootless(Some("auto")).unwrap(), None);
+        assert_eq!(parse_rootless(Some("true")).unwrap(), Some(true));
+        assert_eq!(parse_rootless(Some("1")).unwrap(), Some(true));
+        assert_eq!(parse_rootless(Some("false")).unwrap(), Some(false));
+        assert!(parse_rootless(Some("yes")).is_err());
+    }
+}
