@@ -9,19 +9,21 @@
 #      engines step runs, the container engines (conformance/engines/setup-engines.sh
 #      install); both idempotent. TEST_SKIP_INSTALL=1 skips this.
 #   1. cargo build --release --workspace
-#   2. cargo fmt --all --check
-#   3. cargo clippy --workspace --all-targets -- -D warnings
-#   4. cargo test --release --workspace          (tests need root and run for real)
-#   5. conformance suite: runc vs target/x86_64-unknown-linux-gnu/release/sifrun, compared
-#   6. engine scenarios (podman, containerd, docker): runc vs sifrun, compared
+#   2. vendor: hack/vendor-check.sh (third_party/<crate> is the pristine crates.io package
+#      plus third_party/patches/<crate>/*.patch, nothing more, nothing less)
+#   3. cargo fmt --all --check
+#   4. cargo clippy --workspace --all-targets -- -D warnings
+#   5. cargo test --release --workspace          (tests need root and run for real)
+#   6. conformance suite: runc vs target/x86_64-unknown-linux-gnu/release/sifrun, compared
+#   7. engine scenarios (podman, containerd, docker): runc vs sifrun, compared
 #      (conformance/engines/run-engines.sh + compare.sh)
-#   7. leak check: no new mounts under /tmp or /run/sifrun, no new loop devices
+#   8. leak check: no new mounts under /tmp or /run/sifrun, no new loop devices
 # Every step runs even if an earlier one failed (except when the build fails); the
 # script exits 1 if any step failed. Results go to $TEST_OUT (default target/test-results).
 #
 # Environment:
 #   TEST_SKIP_INSTALL=1       no apt-get, no engine set-up (the machine is ready)
-#   TEST_STEPS="build fmt clippy test conformance engines"   steps to run (leak check always)
+#   TEST_STEPS="build vendor fmt clippy test conformance engines"   steps to run (leak check always)
 #   ENGINES_TIMEOUT=1200      seconds for the sifrun run-engines.sh run (killed after that;
 #                             the runc run gets 600)
 #   ENGINES_KNOWN_FAILURES=conformance/engines/known-failures-sifrun.txt
@@ -33,7 +35,7 @@ export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/us
 [ "$(id -u)" = 0 ] || { echo "hack/test.sh must run as root (the tests create real containers)" >&2; exit 2; }
 command -v cargo >/dev/null || { echo "no cargo on PATH ($PATH): install a Rust toolchain (rustup)" >&2; exit 1; }
 
-TEST_STEPS=${TEST_STEPS:-build fmt clippy test conformance engines}
+TEST_STEPS=${TEST_STEPS:-build vendor fmt clippy test conformance engines}
 TEST_OUT=${TEST_OUT:-$ROOT/target/test-results}
 ENGINES_TIMEOUT=${ENGINES_TIMEOUT:-1200}
 ENGINES_KNOWN_FAILURES=${ENGINES_KNOWN_FAILURES:-$ROOT/conformance/engines/known-failures-sifrun.txt}
@@ -113,6 +115,7 @@ leak_loops >"$TEST_OUT/loops.before"
 
 # ---- steps -------------------------------------------------------------------------
 s_build() { cargo build --release --workspace; }
+s_vendor() { "$ROOT/hack/vendor-check.sh"; }
 s_fmt() { cargo fmt --all --check; }
 s_clippy() { cargo clippy --workspace --all-targets -- -D warnings; }
 s_test() { cargo test --release --workspace; }
@@ -182,6 +185,7 @@ s_leaks() {
 if want_step build; then
 	step build s_build || { echo "build failed: skipping the other steps"; want_step() { false; }; }
 fi
+want_step vendor && { step vendor s_vendor || true; }
 want_step fmt && { step fmt s_fmt || true; }
 want_step clippy && { step clippy s_clippy || true; }
 want_step test && { step test s_test || true; }

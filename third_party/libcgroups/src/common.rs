@@ -52,14 +52,14 @@ pub trait CgroupManager {
     /// Gets the PIDs inside the cgroup
     fn get_all_pids(&self) -> Result<Vec<Pid>, Self::Error>;
 
-    /// sifrun patch 0020: whether the cgroup exists and is frozen (or freezing). A
+    /// sifrun patch 0003: whether the cgroup exists and is frozen (or freezing). A
     /// process moved into it stops at once, so runtimes refuse it, as runc does.
     fn is_frozen(&self) -> bool {
         false
     }
 }
 
-/// sifrun patch 0020: the freezer file of a v1 (`freezer.state`) or v2
+/// sifrun patch 0003: the freezer file of a v1 (`freezer.state`) or v2
 /// (`cgroup.freeze`) cgroup says it is frozen; a missing file (no such cgroup) says not.
 pub(crate) fn freezer_file_says_frozen(file: &Path) -> bool {
     std::fs::read_to_string(file).is_ok_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING" | "1"))
@@ -133,7 +133,7 @@ impl CgroupManager for AnyCgroupManager {
         }
     }
 
-    // sifrun patch 0020
+    // sifrun patch 0003
     fn is_frozen(&self) -> bool {
         match self {
             AnyCgroupManager::Systemd(m) => m.is_frozen(),

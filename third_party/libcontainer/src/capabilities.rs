@@ -140,6 +140,7 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
     tracing::debug!("dropping bounding capabilities to {:?}", bounding);
     syscall.set_capability(CapSet::Bounding, &to_set(bounding))?;
 
+    // sifrun patch 0007
     // The inheritable set must be applied while the permitted set is still
     // the full one: without CAP_SETPCAP in the effective set the kernel only
     // accepts inheritable capabilities that are also permitted (capset(2)),
@@ -159,6 +160,7 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
         syscall.set_capability(CapSet::Permitted, &to_set(permitted))?;
     }
 
+    // sifrun patch 0007
     if let Some(ambient) = cs.ambient() {
         tracing::debug!("dropping ambient capabilities to {:?}", ambient);
         syscall.set_capability(CapSet::Ambient, &to_set(ambient))?;
@@ -578,6 +580,7 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    // sifrun patch 0007
                     (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
@@ -594,6 +597,7 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    // sifrun patch 0007
                     (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
@@ -612,6 +616,7 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    // sifrun patch 0007
                     (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),

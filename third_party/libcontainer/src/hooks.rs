@@ -123,6 +123,7 @@ pub fn run_hooks(
                 // write to stdin.
                 let encoded_state =
                     serde_json::to_string(&oci_state).map_err(HookError::EncodeContainerState)?;
+                // sifrun patch 0009
                 // The runtime may run with SIGPIPE at its default disposition
                 // (so that container processes inherit it, as with runc): a
                 // hook that exits without reading stdin must give us EPIPE,

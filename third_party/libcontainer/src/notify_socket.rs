@@ -85,6 +85,7 @@ impl NotifyListener {
                     .read_to_string(&mut response)
                     .map_err(NotifyListenerError::Read)?;
                 tracing::debug!("received: {}", response);
+                // sifrun patch 0005
                 // Keep the connection open until the payload is exec'd: the
                 // accepted socket is close-on-exec, so the peer sees EOF
                 // exactly when the user process has started (or when this
@@ -138,6 +139,7 @@ impl NotifySocket {
     }
 
     pub fn notify_container_start(&mut self) -> Result<()> {
+        // sifrun patch 0005
         self.send_start_container().map(drop)
     }
 
@@ -185,6 +187,7 @@ impl NotifySocket {
             source: e,
             path: cwd,
         })?;
+        // sifrun patch 0005
         Ok(stream)
     }
 }

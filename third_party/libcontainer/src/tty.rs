@@ -283,6 +283,7 @@ fn verify_pty_slave(slave: &OwnedFd) -> Result<()> {
 /// exists within the container's namespace, which is required for CRIU checkpoint.
 ///
 /// See: https://github.com/opencontainers/runc/blob/v1.4.0/libcontainer/rootfs_linux.go
+// sifrun patch 0006
 pub fn setup_console(
     syscall: &dyn Syscall,
     console_fd: RawFd,
@@ -483,6 +484,7 @@ mod tests {
         // mount=false because mounting /dev/console requires an actual container
         // environment with proper namespace setup (pivot_root completed).
         let syscall = create_syscall();
+        // sifrun patch 0006
         let status = setup_console(syscall.as_ref(), fd.into_raw_fd(), false, None);
 
         // restore the original std* before doing final assert

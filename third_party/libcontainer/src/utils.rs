@@ -264,6 +264,7 @@ pub fn is_in_new_userns() -> Result<bool, std::io::Error> {
     Ok(!content.contains("4294967295"))
 }
 
+// sifrun patch 0016
 /// The I/O error behind a libcgroups error, if there is one. Some of libcgroups'
 /// errors wrap it transparently without exposing it as a source, so the v1
 /// manager's variants are looked at directly before the source chain is walked.

@@ -556,7 +556,7 @@ impl CgroupManager for Manager {
         Ok(())
     }
 
-    // sifrun patch 0020
+    // sifrun patch 0003
     fn is_frozen(&self) -> bool {
         common::freezer_file_says_frozen(&self.full_path.join("cgroup.freeze"))
     }

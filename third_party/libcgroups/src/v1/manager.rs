@@ -85,6 +85,7 @@ pub enum V1ManagerError {
 impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
+        // sifrun patch 0002
         // /proc/self/cgroup is read once here, not once per controller (each read
         // is a verified procfs open).
         let own_cgroups = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
@@ -109,6 +110,7 @@ impl Manager {
     fn get_subsystem_path(
         cgroup_path: &Path,
         subsystem: &CtrlType,
+        // sifrun patch 0002
         own_cgroups: &ProcessCGroups,
     ) -> Result<PathBuf, V1ManagerError> {
         tracing::debug!("Get path for subsystem: {}", subsystem);
@@ -250,7 +252,7 @@ impl CgroupManager for Manager {
         Ok(())
     }
 
-    // sifrun patch 0020
+    // sifrun patch 0003
     fn is_frozen(&self) -> bool {
         self.subsystems
             .get(&CtrlType::Freezer)

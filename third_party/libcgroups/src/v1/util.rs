@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+// sifrun patch 0001
 use std::sync::OnceLock;
 
 use pathrs::flags::OpenFlags;
@@ -24,7 +25,7 @@ pub enum V1MountPointError {
 }
 
 /// The mount points of every `cgroup` (v1) filesystem, read from mountinfo once per
-/// process (sifrun patch): the manager looks up each subsystem separately, and a
+/// process (sifrun patch 0001): the manager looks up each subsystem separately, and a
 /// create or delete used to read and parse mountinfo a dozen times. Mount points of the
 /// host's cgroup hierarchies do not change during one runtime invocation; a failed read
 /// is not cached.
@@ -51,6 +52,7 @@ fn cgroup_mount_points() -> Result<&'static [PathBuf], V1MountPointError> {
                 }
                 mount_points
             })
+        // sifrun patch 0001
         })?;
     Ok(CACHE.get_or_init(|| points))
 }
@@ -77,6 +79,7 @@ pub fn list_supported_mount_points() -> Result<HashMap<ControllerType, PathBuf>,
 
 pub fn get_subsystem_mount_point(subsystem: &ControllerType) -> Result<PathBuf, V1MountPointError> {
     let subsystem_name = subsystem.to_string();
+    // sifrun patch 0001
     cgroup_mount_points()?
         .iter()
         .find(|mount_point| {

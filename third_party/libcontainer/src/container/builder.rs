@@ -24,6 +24,7 @@ pub struct ContainerBuilder {
     pub(super) console_socket: Option<PathBuf>,
     /// File descriptors to be passed into the container process
     pub(super) preserve_fds: i32,
+    // sifrun patch 0016
     /// runc's rootless cgroup manager: `Some(true)` forces it, `Some(false)`
     /// disables it, `None` decides like libcontainer did (not root, or in a user
     /// namespace).
@@ -82,6 +83,7 @@ impl ContainerBuilder {
             pid_file: None,
             console_socket: None,
             preserve_fds: 0,
+            // sifrun patch 0016
             rootless_cgroups: None,
             executor: workload::default::get_executor(),
             stdin: None,
@@ -256,6 +258,7 @@ impl ContainerBuilder {
         self
     }
 
+    // sifrun patch 0016
     /// Chooses runc's rootless cgroup handling (`--rootless true|false|auto`,
     /// `None` being auto: not root, or root in a user namespace). With it, on
     /// cgroup v1 a container whose cgroup cannot be created or joined for lack of

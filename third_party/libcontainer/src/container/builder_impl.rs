@@ -46,6 +46,7 @@ pub(super) struct ContainerBuilderImpl {
     pub container: Option<Container>,
     /// File descriptos preserved/passed to the container init process.
     pub preserve_fds: i32,
+    // sifrun patch 0016
     /// runc's rootless cgroup handling (None: detect)
     pub rootless_cgroups: Option<bool>,
     /// If the container is to be run in detached mode
@@ -181,6 +182,7 @@ impl ContainerBuilderImpl {
             console_socket: self.console_socket.as_ref().map(|c| c.as_raw_fd()),
             notify_listener,
             preserve_fds: self.preserve_fds,
+            // sifrun patch 0016
             rootless_cgroups: self.rootless_cgroups,
             container: self.container.to_owned(),
             user_ns_config: self.user_ns_config.to_owned(),

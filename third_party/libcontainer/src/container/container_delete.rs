@@ -98,6 +98,7 @@ impl Container {
                         err
                     })?;
 
+                    // sifrun patch 0003
                     // runtime-spec: if any poststop hook fails, the runtime
                     // MUST log a warning, but the remaining hooks and the
                     // lifecycle continue as if the hook had succeeded.

@@ -1,3 +1,4 @@
+// sifrun patch 0021
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};

@@ -114,6 +114,7 @@ impl Container {
             );
         }
 
+        // sifrun patch 0016
         let pids = match cmanager.get_all_pids() {
             Ok(pids) => pids,
             Err(err)

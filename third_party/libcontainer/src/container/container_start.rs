@@ -43,6 +43,7 @@ impl Container {
         })?;
 
         let mut notify_socket = NotifySocket::new(self.root.join(NOTIFY_FILE));
+        // sifrun patch 0005
         // Returns once the init has run the startContainer hooks and exec'd
         // the user process, so poststart hooks never run before them.
         notify_socket.notify_container_start_and_wait()?;
@@ -64,6 +65,7 @@ impl Container {
                 None,
             )
             .map_err(|err| {
+                // sifrun patch 0005
                 // A failing poststart hook is fatal (runtime-spec v1.3.0,
                 // runc): stop the container and fail the operation.
                 tracing::error!("failed to run post start hooks: {}", err);

@@ -25,6 +25,7 @@ pub struct InitContainerBuilder {
     detached: bool,
     no_pivot: bool,
     as_sibling: bool,
+    // sifrun patch 0008
     spec: Option<Spec>,
 }
 
@@ -39,6 +40,7 @@ impl InitContainerBuilder {
             detached: true,
             no_pivot: false,
             as_sibling: false,
+            // sifrun patch 0008
             spec: None,
         }
     }
@@ -74,6 +76,7 @@ impl InitContainerBuilder {
         self
     }
 
+    // sifrun patch 0008
     /// Uses an already parsed runtime spec instead of reading
     /// `<bundle>/config.json`. The spec is still validated and its root path
     /// is canonicalized against the bundle.
@@ -82,7 +85,6 @@ impl InitContainerBuilder {
         self
     }
 
-    /// Creates a new container
     /// sifrun patch 0020: the init would stop as soon as it joins a frozen cgroup, and
     /// create with it, forever. runc 1.1 refuses with the same message.
     fn refuse_frozen_cgroup(&self, spec: &Spec) -> Result<(), LibcontainerError> {
@@ -102,6 +104,7 @@ impl InitContainerBuilder {
         Ok(())
     }
 
+    /// Creates a new container
     pub fn build(mut self) -> Result<Container, LibcontainerError> {
         let spec = self.load_spec()?;
         // validate terminal field against console socket presence before any side effects
@@ -154,6 +157,7 @@ impl InitContainerBuilder {
             notify_path,
             container: Some(container.clone()),
             preserve_fds: self.base.preserve_fds,
+            // sifrun patch 0016
             rootless_cgroups: self.base.rootless_cgroups,
             detached: self.detached,
             executor: self.base.executor,
@@ -194,6 +198,7 @@ impl InitContainerBuilder {
         Ok(container_dir)
     }
 
+    // sifrun patch 0008
     fn load_spec(&mut self) -> Result<Spec, LibcontainerError> {
         let mut spec = match self.spec.take() {
             Some(spec) => spec,

@@ -160,8 +160,8 @@ impl State {
     }
 
     /// Writes the state atomically: to a temporary file in the same directory,
-    /// fsync'd, then renamed over `state.json`, so a runtime killed mid-way never
-    /// leaves an empty or truncated state behind (sifrun patch 12).
+    /// then renamed over `state.json` (not fsync'd, like runc), so a runtime killed
+    /// mid-way never leaves an empty or truncated state behind (sifrun patch 0012).
     #[instrument(level = "trace")]
     pub fn save(&self, container_root: &Path) -> Result<()> {
         let state_file_path = Self::file_path(container_root);

@@ -32,6 +32,7 @@ use crate::user_ns::UserNamespaceConfig;
 use crate::validator::Validator;
 use crate::{tty, utils};
 
+// sifrun patch 0017
 const NAMESPACE_TYPES: &[&str] = &["user", "ipc", "uts", "net", "pid", "mnt", "cgroup", "time"];
 const TENANT_NOTIFY: &str = "tenant-notify-";
 const TENANT_TTY: &str = "tenant-tty-";
@@ -278,6 +279,7 @@ impl TenantContainerBuilder {
             notify_path: notify_path.clone(),
             container: None,
             preserve_fds: self.base.preserve_fds,
+            // sifrun patch 0016
             rootless_cgroups: self.base.rootless_cgroups,
             detached: self.detached,
             executor: self.base.executor,
@@ -459,6 +461,7 @@ impl TenantContainerBuilder {
         let spec_linux = spec.linux().as_ref().unwrap();
         let mut linux_builder = LinuxBuilder::default().namespaces(ns);
 
+        // sifrun patch 0017
         // Join the cgroup the init process was created in (saved in the state dir
         // with the config the container was created from), not one derived from
         // the bundle's config.json: the runtime may have filled in a default

@@ -32,6 +32,7 @@ pub struct ContainerArgs {
     pub notify_listener: NotifyListener,
     /// File descriptors preserved/passed to the container init process.
     pub preserve_fds: i32,
+    // sifrun patch 0016
     /// runc's rootless cgroup handling (None: detect), see
     /// `ContainerBuilder::with_rootless_cgroups`
     pub rootless_cgroups: Option<bool>,

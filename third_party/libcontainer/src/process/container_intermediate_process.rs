@@ -52,6 +52,7 @@ pub fn container_intermediate_process(
     let spec = &args.spec;
     let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
     let namespaces = Namespaces::try_from(linux.namespaces().as_ref())?;
+    // sifrun patch 0016
     let rootless = args
         .rootless_cgroups
         .unwrap_or_else(|| rootless_required(command.as_ref()).unwrap_or(false));
@@ -88,6 +89,7 @@ pub fn container_intermediate_process(
         &cgroup_manager,
         linux.resources().as_ref(),
         matches!(args.container_type, ContainerType::InitContainer),
+        // sifrun patch 0016
         rootless,
     )?;
 
@@ -182,6 +184,7 @@ pub fn container_intermediate_process(
                 Ok(_) => 0,
                 Err(e) => {
                     tracing::error!("failed to initialize container process: {e}");
+                    // sifrun patch 0014
                     // The whole chain, so the caller sees why ("failed to prepare
                     // rootfs: /x cannot be mounted because ...") on one line.
                     if let Err(err) = init_main_sender.exec_failed(error_chain(&e)) {
@@ -331,6 +334,7 @@ fn apply_cgroups<
     cmanager: &C,
     resources: Option<&LinuxResources>,
     init: bool,
+    // sifrun patch 0016
     rootless: bool,
 ) -> Result<()> {
     let pid = getpid();
@@ -371,6 +375,7 @@ fn apply_cgroups<
             resources,
             freezer_state: None,
             oom_score_adj: None,
+            // sifrun patch 0002
             disable_oom_killer: resources
                 .memory()
                 .as_ref()
@@ -387,6 +392,7 @@ fn apply_cgroups<
     Ok(())
 }
 
+// sifrun patch 0014
 /// An error and its sources as one line: "a: b: c" (a source whose text the
 /// message already ends with is not repeated).
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -403,6 +409,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     msg.replace('\n', " ")
 }
 
+// sifrun patch 0016
 /// Whether a cgroup error is one runc's rootless cgroup manager ignores: the
 /// kernel refusing, for lack of permission, to create or join a cgroup.
 fn is_cgroup_permission_error<E: std::error::Error + 'static>(err: &E) -> bool {
@@ -431,6 +438,7 @@ mod tests {
         let resources = LinuxResources::default();
 
         // act
+        // sifrun patch 0016
         apply_cgroups(&cmanager, Some(&resources), true, false)?;
 
         // assert
@@ -450,6 +458,7 @@ mod tests {
         let resources = LinuxResources::default();
 
         // act
+        // sifrun patch 0016
         apply_cgroups(&cmanager, Some(&resources), false, false)?;
 
         // assert
@@ -467,6 +476,7 @@ mod tests {
         let cmanager = TestManager::default();
 
         // act
+        // sifrun patch 0016
         apply_cgroups(&cmanager, None, true, false)?;
         // assert
         assert_eq!(

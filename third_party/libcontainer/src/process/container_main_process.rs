@@ -60,7 +60,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let mut inter_chan = channel::intermediate_channel()?;
     let mut init_chan = channel::init_channel()?;
 
-    // sifrun patch 13: the intermediate process dies with the main process. If the
+    // sifrun patch 0013: the intermediate process dies with the main process. If the
     // runtime is killed (SIGKILL) while creating, an orphaned intermediate would go
     // on to join (and re-create) the cgroup and fork the container's init after
     // `delete --force` has cleaned up. The init, cloned with CLONE_PARENT, does not

@@ -6,6 +6,7 @@ pub mod channel;
 pub mod container_intermediate_process;
 pub mod container_main_process;
 pub mod cpu_affinity;
+// sifrun patch 0019
 pub mod fds;
 mod fork;
 pub mod init;

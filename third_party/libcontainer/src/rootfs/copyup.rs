@@ -1,3 +1,4 @@
+// sifrun patch 0010
 //! `tmpcopyup` (a runc extension podman sets for `--tmpfs` and `--read-only`): a tmpfs
 //! mounted over a directory starts out with a copy of what that directory held.
 //!

@@ -8,6 +8,7 @@ pub use rootfs::RootFS;
 pub mod device;
 pub use device::Device;
 
+// sifrun patch 0010
 pub(super) mod copyup;
 pub(super) mod mount;
 pub use mount::Mount;

@@ -1,5 +1,6 @@
 use std::fs::{Permissions, canonicalize};
 use std::io::{BufRead, BufReader, ErrorKind};
+// sifrun patch 0010
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -138,6 +139,7 @@ impl Mount {
         tracing::debug!("mounting {:?}", mount);
         let mut mount_option_config = parse_mount(mount)?;
 
+        // sifrun patch 0014
         // Like runc, every mount but proc/sysfs (checked below on their lexical
         // path, which must be a plain directory) has its destination resolved inside
         // the rootfs first and checked against /proc: a destination that is, or goes
@@ -259,6 +261,7 @@ impl Mount {
     #[cfg(feature = "v1")]
     fn mount_cgroup_v1(&self, cgroup_mount: &SpecMount, options: &MountOptions) -> Result<()> {
         tracing::debug!("mounting cgroup v1 filesystem");
+        // sifrun patch 0015
         // "ro" on the cgroup mount makes, like runc, every subsystem mount and then
         // the tmpfs holding them read-only.
         let read_only = parse_mount(cgroup_mount)?
@@ -351,6 +354,7 @@ impl Mount {
                         options,
                         subsystem_name,
                         subsystem_name == "systemd",
+                        // sifrun patch 0015
                         read_only,
                     )?;
                 } else {
@@ -370,6 +374,7 @@ impl Mount {
             }
         }
 
+        // sifrun patch 0015
         if read_only {
             // runc's "remount cgroup root as readonly": the tmpfs itself, now that
             // the subsystem mounts and co-mount symlinks are in place.
@@ -407,6 +412,7 @@ impl Mount {
         options: &MountOptions,
         subsystem_name: &str,
         named: bool,
+        // sifrun patch 0015
         read_only: bool,
     ) -> Result<()> {
         tracing::debug!(
@@ -435,6 +441,7 @@ impl Mount {
             subsystem_name.into()
         };
 
+        // sifrun patch 0015
         let mut flags = MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
         if read_only {
             flags |= MsFlags::MS_RDONLY;
@@ -500,6 +507,7 @@ impl Mount {
                         })?,
                 )
                 .typ("bind")
+                // sifrun patch 0015
                 // Like runc: the bind gets the cgroup mount's flags (ro, nosuid, ...).
                 .options(
                     std::iter::once("rbind".to_string())
@@ -655,6 +663,7 @@ impl Mount {
             })?;
 
             if src.is_dir() {
+                // sifrun patch 0018
                 super::utils::mkdir_all_in_root(&root, container_dest, dir_perm.mode())?;
             } else {
                 let parent = container_dest
@@ -681,12 +690,14 @@ impl Mount {
 
             src
         } else {
+            // sifrun patch 0018
             super::utils::mkdir_all_in_root(&root, container_dest, dir_perm.mode())?;
             PathBuf::from(source)
         };
 
         let dest: OwnedFd = root.resolve(container_dest)?.into();
         let dest_fd = dest.as_fd();
+        // sifrun patch 0010
         let tmpcopyup = typ == Some("tmpfs")
             && m.options()
                 .as_ref()
@@ -803,6 +814,7 @@ impl Mount {
                 let mount_fd_owned = self.syscall.fsmount(fsfd, 0, None)?;
                 let mount_fd = mount_fd_owned.as_fd();
 
+                // sifrun patch 0010
                 // Fill the detached tmpfs before it goes read-only and becomes visible.
                 if tmpcopyup {
                     super::copyup::copy_up(dest_fd.as_raw_fd(), mount_fd.as_raw_fd())?;
@@ -979,6 +991,7 @@ impl Mount {
     /// assert!(mounter.check_proc_mount(rootfs.as_path(), &mount).is_err());
     /// ```
     pub fn check_proc_mount(&self, rootfs: &Path, mount: &SpecMount) -> Result<()> {
+        // sifrun patch 0014
         let dest = mount.destination();
         let dest_path = rootfs.join_safely(dest).map_err(|err| {
             tracing::error!(
@@ -1015,6 +1028,7 @@ impl Mount {
         ];
 
         let dest = mount.destination();
+        // sifrun patch 0014
         let container_proc_path = rootfs.join("proc");
         // How the destination is named in errors: as given, plus where it resolves
         // to inside the container when a symlink took it elsewhere.
@@ -1061,6 +1075,7 @@ impl Mount {
                 }
 
                 Err(MountError::Custom(format!(
+                    // sifrun patch 0014
                     "{shown} cannot be mounted because it is not type proc"
                 )))
             }
@@ -1069,6 +1084,7 @@ impl Mount {
                 // except for a few specific entries emulated by lxcfs.
                 let is_allowed = VALID_PROC_MOUNTS.iter().any(|allowed_path| {
                     let container_allowed_path = rootfs.join(allowed_path.trim_start_matches('/'));
+                    // sifrun patch 0014
                     dest_path == container_allowed_path.as_path()
                 });
 

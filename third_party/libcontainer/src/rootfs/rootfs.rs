@@ -1,4 +1,5 @@
 use std::collections::HashSet;
+// sifrun patch 0011
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -124,6 +125,7 @@ impl RootFS {
 
         symlinker.setup_ptmx(rootfs)?;
 
+        // sifrun patch 0011
         // runc creates a missing process.cwd (as root, 0755, before a read-only root is
         // remounted); engines rely on it for an image's WorkingDir that the image lacks.
         if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd()) {

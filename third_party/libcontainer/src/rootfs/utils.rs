@@ -1,3 +1,4 @@
+// sifrun patch 0018
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
@@ -14,6 +15,7 @@ use crate::syscall::linux::{self, MountOption, MountRecursive};
 
 const IDMAP_FLAG: &str = "idmap";
 const RIDMAP_FLAG: &str = "ridmap";
+// sifrun patch 0010
 /// runc's extension: a new tmpfs starts with what its destination directory held.
 pub const TMPCOPYUP_FLAG: &str = "tmpcopyup";
 
@@ -105,6 +107,7 @@ pub fn parse_mount(m: &Mount) -> std::result::Result<MountOptionConfig, MountErr
                 RIDMAP_FLAG => {
                     continue;
                 }
+                // sifrun patch 0010
                 // Not a kernel option: mount_into_container does the copy-up.
                 TMPCOPYUP_FLAG => {
                     continue;
@@ -221,6 +224,7 @@ pub fn is_bind(m: &Mount) -> bool {
             .is_some_and(|opts| opts.iter().any(|o| o == "bind" || o == "rbind"))
 }
 
+// sifrun patch 0018
 /// `mkdir -p` of `path` inside the rootfs `root`, for mount destinations, with the
 /// kernel keeping every lookup inside the root. The common cases cost a few syscalls:
 /// an existing directory is one `openat2(RESOLVE_IN_ROOT)`, and plain missing
@@ -775,6 +779,7 @@ mod tests {
         assert!(!is_bind(&m4));
     }
 
+    // sifrun patch 0014
     #[test]
     fn scoped_join_resolves_symlinks_inside_root() -> Result<()> {
         use std::os::unix::fs::symlink;
@@ -802,6 +807,7 @@ mod tests {
         Ok(())
     }
 
+    // sifrun patch 0018
     #[test]
     fn mkdir_all_in_root_creates_inside_the_root_only() -> Result<()> {
         use std::os::unix::fs::symlink;

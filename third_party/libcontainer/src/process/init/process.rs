@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
+// sifrun patch 0019
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::{env, fs, mem};
@@ -21,6 +22,7 @@ use super::Result;
 use super::context::InitContext;
 use super::error::InitProcessError;
 use crate::config::PersonalityDomain;
+// sifrun patch 0004
 use crate::container::ContainerStatus;
 use crate::error::MissingSpecError;
 use crate::namespaces::Namespaces;
@@ -155,6 +157,7 @@ pub fn container_init_process(
     // See: https://github.com/opencontainers/runc/blob/v1.4.0/libcontainer/setns_init_linux.go
     if let Some(csocketfd) = args.console_socket {
         let mount_console = matches!(args.container_type, ContainerType::InitContainer);
+        // sifrun patch 0006
         tty::setup_console(
             ctx.syscall.as_ref(),
             csocketfd,
@@ -360,6 +363,7 @@ pub fn container_init_process(
     // as close to exec as possible.
     #[cfg(feature = "libseccomp")]
     if let Some(seccomp) = ctx.linux.seccomp() {
+        // sifrun patch 0001
         if ctx.process.no_new_privileges() != Some(true) {
             let notify_fd = seccomp::initialize_seccomp(seccomp).map_err(|err| {
                 tracing::error!(?err, "failed to initialize seccomp");
@@ -372,6 +376,7 @@ pub fn container_init_process(
         }
     }
     #[cfg(not(feature = "libseccomp"))]
+    // sifrun patch 0001
     if ctx.process.no_new_privileges() != Some(true) {
         tracing::warn!("seccomp not available, unable to enforce no_new_privileges!")
     }
@@ -407,6 +412,7 @@ pub fn container_init_process(
     // notify socket will still need network related syscalls.
     #[cfg(feature = "libseccomp")]
     if let Some(seccomp) = ctx.linux.seccomp() {
+        // sifrun patch 0001
         if ctx.process.no_new_privileges() == Some(true) {
             let notify_fd = seccomp::initialize_seccomp(seccomp).map_err(|err| {
                 tracing::error!(?err, "failed to initialize seccomp");
@@ -419,6 +425,7 @@ pub fn container_init_process(
         }
     }
     #[cfg(not(feature = "libseccomp"))]
+    // sifrun patch 0001
     if ctx.process.no_new_privileges() == Some(true) {
         tracing::warn!("seccomp not available, unable to set seccomp privileges!")
     }
@@ -479,6 +486,7 @@ pub fn container_init_process(
     // before pivot_root is called. This runs in the container namespaces.
     if matches!(args.container_type, ContainerType::InitContainer) {
         if let Some(hooks) = ctx.hooks {
+            // sifrun patch 0004
             // The state passed to startContainer hooks must report the
             // container as created (runtime-spec: state of the container at
             // the time of `start`), not the `creating` recorded when the init
