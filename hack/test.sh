@@ -11,6 +11,8 @@
 #   1. cargo build --release --workspace
 #   2. vendor: hack/vendor-check.sh (third_party/<crate> is the pristine crates.io package
 #      plus third_party/patches/<crate>/*.patch, nothing more, nothing less)
+#   2b. layers: hack/check-layers.py (no import circle in src/ or bundle-tools/src, no
+#      command module importing another)
 #   3. cargo fmt --all --check
 #   4. cargo clippy --workspace --all-targets -- -D warnings
 #   5. cargo test --release --workspace          (tests need root and run for real)
@@ -23,7 +25,7 @@
 #
 # Environment:
 #   TEST_SKIP_INSTALL=1       no apt-get, no engine set-up (the machine is ready)
-#   TEST_STEPS="build vendor fmt clippy test conformance engines"   steps to run (leak check always)
+#   TEST_STEPS="build vendor layers fmt clippy test conformance engines"   steps to run (leak check always)
 #   ENGINES_TIMEOUT=1200      seconds for the sifrun run-engines.sh run (killed after that;
 #                             the runc run gets 600)
 #   ENGINES_KNOWN_FAILURES=conformance/engines/known-failures-sifrun.txt
@@ -35,7 +37,7 @@ export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/us
 [ "$(id -u)" = 0 ] || { echo "hack/test.sh must run as root (the tests create real containers)" >&2; exit 2; }
 command -v cargo >/dev/null || { echo "no cargo on PATH ($PATH): install a Rust toolchain (rustup)" >&2; exit 1; }
 
-TEST_STEPS=${TEST_STEPS:-build vendor fmt clippy test conformance engines}
+TEST_STEPS=${TEST_STEPS:-build vendor layers fmt clippy test conformance engines}
 TEST_OUT=${TEST_OUT:-$ROOT/target/test-results}
 ENGINES_TIMEOUT=${ENGINES_TIMEOUT:-1200}
 ENGINES_KNOWN_FAILURES=${ENGINES_KNOWN_FAILURES:-$ROOT/conformance/engines/known-failures-sifrun.txt}
@@ -116,6 +118,7 @@ leak_loops >"$TEST_OUT/loops.before"
 # ---- steps -------------------------------------------------------------------------
 s_build() { cargo build --release --workspace; }
 s_vendor() { "$ROOT/hack/vendor-check.sh"; }
+s_layers() { python3 "$ROOT/hack/check-layers.py"; }
 s_fmt() { cargo fmt --all --check; }
 s_clippy() { cargo clippy --workspace --all-targets -- -D warnings; }
 s_test() { cargo test --release --workspace; }
@@ -186,6 +189,7 @@ if want_step build; then
 	step build s_build || { echo "build failed: skipping the other steps"; want_step() { false; }; }
 fi
 want_step vendor && { step vendor s_vendor || true; }
+want_step layers && { step layers s_layers || true; }
 want_step fmt && { step fmt s_fmt || true; }
 want_step clippy && { step clippy s_clippy || true; }
 want_step test && { step test s_test || true; }
