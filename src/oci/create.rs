@@ -23,6 +23,15 @@ pub struct Create {
     /// Bundle directory (with config.json and the rootfs)
     #[arg(short, long)]
     pub bundle: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+    /// Container identifier
+    pub container_id: String,
+}
+
+/// Flags `oci create` and `oci run` share with `singularity oci`.
+#[derive(Args, Debug)]
+pub struct Common {
     /// Accepted for `singularity oci` compatibility; the log is <root>/.oci/ID/container.log
     #[arg(short = 'l', long)]
     pub log_path: Option<PathBuf>,
@@ -32,8 +41,6 @@ pub struct Create {
     /// Write the container's init pid to this file
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
-    /// Container identifier
-    pub container_id: String,
 }
 
 pub fn create(args: Create, ctx: &Ctx) -> Result<()> {
@@ -43,7 +50,7 @@ pub fn create(args: Create, ctx: &Ctx) -> Result<()> {
     let dir = claim_dir(ctx, id)?;
     match spawn_monitor(&args, ctx, &bundle) {
         Ok(pid) => {
-            if let Some(p) = &args.pid_file {
+            if let Some(p) = &args.common.pid_file {
                 std::fs::write(p, pid.to_string())
                     .with_context(|| format!("cannot write {}", p.display()))?;
             }

@@ -111,12 +111,7 @@ impl Monitor {
         std::fs::write(OciDir::MONITOR_PID, format!("{}\n", std::process::id()))
             .context("cannot write monitor.pid")?;
         let prepared = crate::runtime::bundle::prepare(&args.container_id, &args.bundle)?;
-        let terminal = prepared
-            .spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false);
+        let terminal = prepared.terminal();
         let listener = listen(OciDir::ATTACH)?;
         let log = OpenOptions::new()
             .create(true)

@@ -38,15 +38,8 @@ pub struct Run {
     /// SIF or OCI-SIF image to run through a temporary bundle
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// Accepted for `singularity oci` compatibility (unused, as there)
-    #[arg(short = 'l', long)]
-    pub log_path: Option<PathBuf>,
-    /// Accepted for `singularity oci` compatibility (unused, as there)
-    #[arg(long)]
-    pub log_format: Option<String>,
-    /// Write the container's init pid to this file
-    #[arg(long)]
-    pub pid_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: create::Common,
     /// Container identifier
     pub container_id: String,
     /// With --image: the command line to run instead of the image's
@@ -64,7 +57,7 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
                 liboci_cli::Run {
                     bundle: bundle.clone(),
                     console_socket: None,
-                    pid_file: args.pid_file.clone(),
+                    pid_file: args.common.pid_file.clone(),
                     no_subreaper: false,
                     no_pivot: false,
                     no_new_keyring: false,
@@ -141,7 +134,7 @@ fn run_child(bundle: &Path, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u
         cmd.arg("--systemd-cgroup");
     }
     cmd.args(["run", "-b"]).arg(bundle);
-    if let Some(p) = &args.pid_file {
+    if let Some(p) = &args.common.pid_file {
         cmd.arg("--pid-file").arg(p);
     }
     cmd.arg(&args.container_id);

@@ -19,6 +19,14 @@ pub struct Prepared {
     pub spec: Spec,
 }
 
+impl Prepared {
+    /// `process.terminal`.
+    pub fn terminal(&self) -> bool {
+        let process = self.spec.process().as_ref();
+        process.and_then(|p| p.terminal()).unwrap_or(false)
+    }
+}
+
 /// Validates the id and the bundle with one clear error per problem: missing bundle,
 /// missing or malformed config.json, missing rootfs, or a rootfs reached through a
 /// symlink (refused like runc does, so the rootfs cannot be swapped under us).

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process, Spec};
 
-use super::builder::{self, Launch, Tenant};
+use super::builder::{self, Tenant};
 use super::ctx::{exit_byte, Ctx};
-use super::foreground::{self, PtyProxy};
+use super::foreground::Foreground;
 use crate::state::container as state;
 
 pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
@@ -28,20 +28,17 @@ pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     };
     let terminal = read_process(&process_path)?.terminal().unwrap_or(false);
 
-    let (console_path, master) = foreground::console_for(
+    let fg = Foreground::new(
         &ctx.root,
         terminal,
         args.detach,
         args.console_socket.as_ref(),
     )?;
-
-    let launch = Launch {
-        id: &args.container_id,
-        pid_file: args.pid_file.as_ref(),
-        console_socket: console_path.as_ref(),
-        preserve_fds: args.preserve_fds,
-        detach: args.detach || console_path.is_some(),
-    };
+    let launch = fg.launch(
+        &args.container_id,
+        args.pid_file.as_ref(),
+        args.preserve_fds,
+    );
     let tenant = Tenant {
         process: &process_path,
         ignore_paused: args.ignore_paused,
@@ -53,24 +50,8 @@ pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     drop(generated);
     // Blocked only now: the new process was forked with our normal mask. If it
     // already exited, `wait` reaps it before waiting for SIGCHLD.
-    let signals = (!args.detach).then(foreground::block_signals).transpose()?;
-
-    let proxy = match master {
-        Some(handle) => {
-            Some(PtyProxy::start(handle.join().map_err(|_| {
-                anyhow::anyhow!("console thread panicked")
-            })??)?)
-        }
-        None => None,
-    };
-    let Some(signals) = signals else {
-        return Ok(0);
-    };
-    let code = foreground::wait(pid, &signals);
-    if let Some(p) = proxy {
-        p.finish();
-    }
-    Ok(exit_byte(code?))
+    let code = fg.started()?.wait(pid)?;
+    Ok(code.map_or(0, exit_byte))
 }
 
 fn read_process(path: &Path) -> Result<Process> {

@@ -16,6 +16,8 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::builder::Launch;
+
 /// Blocks every signal in this thread (and threads spawned later), so that the
 /// foreground loop can take them with sigwait. Call only after the container process
 /// was forked: a child inherits the mask, and libcontainer does not reset it.
@@ -89,11 +91,86 @@ struct ConsoleSocket {
 /// The thread receiving a pty master on our own console socket.
 pub type MasterReceiver = JoinHandle<Result<OwnedFd>>;
 
+/// What `run` and `exec` do around the process they start: its console, then (once
+/// it is forked) blocking signals to forward them, holding its pty, waiting for it.
+pub struct Foreground {
+    console: Option<PathBuf>,
+    master: Option<MasterReceiver>,
+    detach: bool,
+}
+
+impl Foreground {
+    pub fn new(
+        root: &Path,
+        terminal: bool,
+        detach: bool,
+        socket: Option<&PathBuf>,
+    ) -> Result<Self> {
+        let (console, master) = console_for(root, terminal, detach, socket)?;
+        Ok(Self {
+            console,
+            master,
+            detach,
+        })
+    }
+
+    /// How to start the process: detached when asked, or when our proxy holds its pty.
+    pub fn launch<'a>(
+        &'a self,
+        id: &'a str,
+        pid_file: Option<&'a PathBuf>,
+        fds: i32,
+    ) -> Launch<'a> {
+        Launch {
+            id,
+            pid_file,
+            console_socket: self.console.as_ref(),
+            preserve_fds: fds,
+            detach: self.detach || self.console.is_some(),
+        }
+    }
+
+    /// Right after the process was forked (with our normal signal mask).
+    pub fn started(self) -> Result<Started> {
+        let signals = (!self.detach).then(block_signals).transpose()?;
+        let proxy = match self.master {
+            Some(handle) => {
+                let fd = handle
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("console thread panicked"))??;
+                Some(PtyProxy::start(fd)?)
+            }
+            None => None,
+        };
+        Ok(Started { signals, proxy })
+    }
+}
+
+/// A started process run/exec may wait for.
+pub struct Started {
+    signals: Option<SigSet>,
+    proxy: Option<PtyProxy>,
+}
+
+impl Started {
+    /// Forward signals to `pid` until it exits; its exit code, or `None` when detached.
+    pub fn wait(self, pid: Pid) -> Result<Option<i32>> {
+        let Some(signals) = self.signals else {
+            return Ok(None);
+        };
+        let code = wait(pid, &signals);
+        if let Some(p) = self.proxy {
+            p.finish();
+        }
+        code.map(Some)
+    }
+}
+
 /// Where the container process's pty master goes: the caller's `--console-socket`,
 /// else, when sifrun stays in the foreground, a socket of its own (runc holds the pty
 /// itself then). Returns the socket path to hand to libcontainer and, for our own
 /// socket, the thread receiving the master.
-pub fn console_for(
+fn console_for(
     state_root: &Path,
     terminal: bool,
     detach: bool,
