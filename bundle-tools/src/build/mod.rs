@@ -25,49 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use source::SourceSpec;
 
-/// Everything that can make a build fail; each renders as one line.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("{}: {err}", path.display())]
-    Io { path: PathBuf, err: std::io::Error },
-    #[error("invalid source {0:?}: expected oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or dir:ROOTFS")]
-    SourceSpec(String),
-    #[error("{0}")]
-    Image(String),
-    #[error("missing blob {digest}{}", if .path.is_empty() { String::new() } else { format!(" ({})", .path) })]
-    MissingBlob { digest: String, path: String },
-    #[error("digest mismatch for {what}: content hashes to {got}, expected {want}")]
-    Digest {
-        what: String,
-        got: String,
-        want: String,
-    },
-    #[error("unsupported media type {media_type} for {what}")]
-    MediaType { what: String, media_type: String },
-    #[error("layer {layer}: unsafe entry {path:?}: {msg}")]
-    Unsafe {
-        layer: usize,
-        path: String,
-        msg: String,
-    },
-    #[error("layer {layer}: {msg}")]
-    Layer { layer: usize, msg: String },
-    #[error("mksquashfs: {0}")]
-    Squashfs(String),
-    #[error("{0}")]
-    Options(String),
-    #[error(transparent)]
-    Sif(#[from] crate::Error),
-}
-
-pub type BuildResult<T> = std::result::Result<T, BuildError>;
-
-pub(crate) fn ioerr(path: impl Into<PathBuf>, err: std::io::Error) -> BuildError {
-    BuildError::Io {
-        path: path.into(),
-        err,
-    }
-}
+use crate::error::{Error, Result};
 
 /// What to build.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +90,7 @@ pub(crate) struct WorkDir {
 }
 
 impl WorkDir {
-    pub fn new(parent: &Path, tag: &str) -> BuildResult<Self> {
+    pub fn new(parent: &Path, tag: &str) -> Result<Self> {
         for i in 0..1000u32 {
             let p = parent.join(format!(
                 ".sifrun-build-{tag}-{}-{}-{i}",
@@ -146,10 +104,10 @@ impl WorkDir {
                     return Ok(WorkDir { path: p });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(ioerr(parent, e)),
+                Err(e) => return Err(Error::io(parent, e)),
             }
         }
-        Err(BuildError::Options(format!(
+        Err(Error::Options(format!(
             "cannot create a scratch directory in {}",
             parent.display()
         )))
@@ -180,11 +138,11 @@ pub(crate) struct OutFile {
 }
 
 impl OutFile {
-    pub fn new(dest: &Path) -> BuildResult<(Self, fs::File)> {
+    pub fn new(dest: &Path) -> Result<(Self, fs::File)> {
         let dir = parent_dir(dest);
         let name = dest
             .file_name()
-            .ok_or_else(|| BuildError::Options(format!("invalid output path {}", dest.display())))?
+            .ok_or_else(|| Error::Options(format!("invalid output path {}", dest.display())))?
             .to_string_lossy()
             .into_owned();
         for _ in 0..1000 {
@@ -210,22 +168,22 @@ impl OutFile {
                     ))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(ioerr(&tmp, e)),
+                Err(e) => return Err(Error::io(&tmp, e)),
             }
         }
-        Err(BuildError::Options(
+        Err(Error::Options(
             "cannot create a temporary output file".into(),
         ))
     }
 
-    pub fn commit(mut self, f: fs::File, mode: u32) -> BuildResult<u64> {
+    pub fn commit(mut self, f: fs::File, mode: u32) -> Result<u64> {
         use std::os::unix::fs::PermissionsExt;
-        f.sync_all().map_err(|e| ioerr(&self.tmp, e))?;
-        let size = f.metadata().map_err(|e| ioerr(&self.tmp, e))?.len();
+        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        let size = f.metadata().map_err(|e| Error::io(&self.tmp, e))?.len();
         f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(|e| ioerr(&self.tmp, e))?;
+            .map_err(|e| Error::io(&self.tmp, e))?;
         drop(f);
-        fs::rename(&self.tmp, &self.dest).map_err(|e| ioerr(&self.dest, e))?;
+        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         self.done = true;
         Ok(size)
     }
@@ -239,6 +197,18 @@ impl Drop for OutFile {
     }
 }
 
+/// A `dir:` source must be a directory.
+pub(crate) fn require_dir(src: &Path) -> Result<()> {
+    let md = fs::metadata(src).map_err(|e| Error::io(src, e))?;
+    if !md.is_dir() {
+        return Err(Error::Options(format!(
+            "{}: not a directory",
+            src.display()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn parent_dir(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -247,17 +217,17 @@ pub(crate) fn parent_dir(p: &Path) -> PathBuf {
 }
 
 /// Build `out` from `source`.
-pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> BuildResult<BuildReport> {
+pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> Result<BuildReport> {
     let progress = Progress { quiet: opts.quiet };
     let out_dir = parent_dir(out);
     if !out_dir.is_dir() {
-        return Err(BuildError::Options(format!(
+        return Err(Error::Options(format!(
             "output directory {} does not exist",
             out_dir.display()
         )));
     }
     if out.is_dir() {
-        return Err(BuildError::Options(format!(
+        return Err(Error::Options(format!(
             "output {} is a directory",
             out.display()
         )));
@@ -267,12 +237,12 @@ pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> BuildResul
     if !is_dir_source
         && (opts.runscript.is_some() || !opts.env.is_empty() || !opts.labels.is_empty())
     {
-        return Err(BuildError::Options(
+        return Err(Error::Options(
             "--runscript, --env and --label apply to dir: sources only".into(),
         ));
     }
     if is_dir_source && opts.oci && opts.runscript.is_some() {
-        return Err(BuildError::Options(
+        return Err(Error::Options(
             "--runscript cannot be used with --oci (an OCI-SIF has no runscript)".into(),
         ));
     }
