@@ -2,6 +2,7 @@
 //! Singularity SIF and OCI-SIF images into OCI bundles.
 
 mod bundle;
+mod bundle_users;
 mod cgroup_warmup;
 mod cli;
 mod commands;

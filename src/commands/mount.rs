@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bundle_tools::bundle::{self, MountMode};
+use bundle_tools::mount::{self as bundle, MountMode};
 
 #[derive(clap::Args, Debug)]
 pub struct Mount {

@@ -16,6 +16,7 @@ pub struct Umount {
 
 /// `root` is the runtime state dir (`--root`), scanned for containers using the bundle.
 pub fn run(args: Umount, root: &std::path::Path) -> anyhow::Result<()> {
-    bundle_tools::bundle::umount(&args.bundle, root, args.force)
+    let in_use = crate::bundle_users::user_of(root);
+    bundle_tools::mount::umount(&args.bundle, &in_use, args.force)
         .with_context(|| format!("umount {}", args.bundle.display()))
 }
