@@ -14,12 +14,12 @@
 //! state file is removed last, just before the bundle directory; `umount --force`
 //! accepts a bundle that holds nothing but sifrun's own leftovers.
 //!
-//! * [`plan`]: what to mount and where (layers, bundle layout, overlay options).
-//! * [`state`]: the persisted mount state.
-//! * [`kernel`]: loop devices + squashfs/ext3 + overlayfs (root).
-//! * [`fuse`]: squashfuse + fuse-overlayfs, fusermount, the FUSE daemons.
-//! * [`teardown`]: undoing the state, and the `--force` sweep.
-//! * [`mountinfo`]: what `/proc/self/mountinfo` says is mounted.
+//! * `plan.rs`: what to mount and where (layers, bundle layout, overlay options).
+//! * `state.rs`: the persisted mount state.
+//! * `kernel.rs`: loop devices + squashfs/ext3 + overlayfs (root).
+//! * `fuse.rs`: squashfuse + fuse-overlayfs, fusermount, the FUSE daemons.
+//! * `teardown.rs`: undoing the state, and the `--force` sweep.
+//! * `mountinfo.rs`: what `/proc/self/mountinfo` says is mounted.
 //! * [`loopdev`]: loop devices set up with ioctls.
 //!
 //! Whether a container still uses a bundle is the caller's to say ([`umount`] asks):
