@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use bundle_tools::bundle::{self, MountMode};
+use bundle_tools::mount::{self, MountMode};
 
 fn sifrun() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sifrun"))
@@ -42,8 +42,8 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let b = self.bundle();
-        if b.join(bundle::STATE_FILE).exists() {
-            let _ = bundle::umount(&b, &self.state_root, true);
+        if b.join(mount::STATE_FILE).exists() {
+            let _ = mount::umount(&b, &|_| None, true);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -80,14 +80,22 @@ fn run_with_stdin(s: &Scratch, id: &str, input: &str) -> (bool, String) {
 
 fn mount_run(image: &Path, mode: MountMode, tag: &str, input: &str) -> String {
     let s = Scratch::new(tag);
-    bundle::mount(image, &s.bundle(), mode).unwrap();
+    mount::mount(image, &s.bundle(), mode).unwrap();
     let (ok, out) = run_with_stdin(
         &s,
         &format!("mount-run-{tag}-{}", std::process::id()),
         input,
     );
     assert!(ok, "sifrun run failed for {}", image.display());
-    bundle::umount(&s.bundle(), &s.state_root, false).unwrap();
+    // Not forced: `sifrun umount` checks the state dir for containers still using it.
+    let st = Command::new(sifrun())
+        .arg("--root")
+        .arg(&s.state_root)
+        .arg("umount")
+        .arg(s.bundle())
+        .status()
+        .unwrap();
+    assert!(st.success());
     assert!(!s.bundle().exists());
     out
 }

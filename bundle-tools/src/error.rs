@@ -1,12 +1,12 @@
-//! Error types. One enum for the whole crate so that callers (the CLI) get a single
-//! one-line message naming what is wrong.
+//! The crate's one error type: reading, writing, building and mounting SIF images
+//! all fail with an [`Error`] that renders as a single line naming what is wrong.
 
 use std::path::PathBuf;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong while reading, writing or mounting SIF images.
+/// Everything that can go wrong while reading, writing, building or mounting SIF images.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // The io error is part of the message, not a `source`, so that anyhow's `{:#}`
@@ -43,6 +43,34 @@ pub enum Error {
     Config(String),
     #[error("bundle {path} is in use by container {id} (use --force to unmount anyway)")]
     InUse { path: PathBuf, id: String },
+
+    // `sifrun sif build`.
+    #[error("invalid source {0:?}: expected oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or dir:ROOTFS")]
+    SourceSpec(String),
+    #[error("{0}")]
+    Image(String),
+    #[error("missing blob {digest}{}", if .path.is_empty() { String::new() } else { format!(" ({})", .path) })]
+    MissingBlob { digest: String, path: String },
+    #[error("digest mismatch for {what}: content hashes to {got}, expected {want}")]
+    Digest {
+        what: String,
+        got: String,
+        want: String,
+    },
+    #[error("unsupported media type {media_type} for {what}")]
+    MediaType { what: String, media_type: String },
+    #[error("layer {layer}: unsafe entry {path:?}: {msg}")]
+    Unsafe {
+        layer: usize,
+        path: String,
+        msg: String,
+    },
+    #[error("layer {layer}: {msg}")]
+    Layer { layer: usize, msg: String },
+    #[error("mksquashfs: {0}")]
+    Squashfs(String),
+    #[error("{0}")]
+    Options(String),
 }
 
 impl Error {

@@ -2,17 +2,18 @@
 //!
 //! * [`sif`]: pure-Rust reader/writer of the SIF container format.
 //! * [`oci_sif`]: resolving an OCI-SIF's root index → manifest → config and layers.
-//! * [`config`]: OCI runtime `config.json` generation from image metadata.
+//! * [`config`]: OCI runtime `config.json` generation from image metadata (and the
+//!   place for run options).
 //! * [`build`]: `sifrun sif build`: OCI-SIF / native SIF from OCI images and directories.
-//! * [`bundle`]: `mount`/`umount` of a SIF as an OCI bundle (kernel or FUSE).
+//! * [`mount`]: `mount`/`umount` of a SIF as an OCI bundle (kernel or FUSE).
+//! * [`listing`]: `sifrun sif list/info/header` renderings.
+//! * [`error`]: the crate's one error type.
 
 pub mod build;
-pub mod bundle;
 pub mod config;
-pub mod envscript;
 pub mod error;
 pub mod listing;
-pub mod loopdev;
+pub mod mount;
 pub mod oci_sif;
 pub mod sif;
 

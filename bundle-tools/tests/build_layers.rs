@@ -8,9 +8,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bundle_tools::build::{self, BuildError, BuildOptions, SourceSpec};
+use bundle_tools::build::{self, BuildOptions, SourceSpec};
 use bundle_tools::oci_sif::{OciImage, SQUASHFS_LAYER};
 use bundle_tools::sif::Sif;
+use bundle_tools::Error;
 use sha2::{Digest, Sha256};
 
 fn is_root() -> bool {
@@ -471,7 +472,7 @@ fn symlinks_are_kept_as_symlinks() {
 }
 
 /// Build must fail with the wanted error, leave no output and write nothing outside.
-fn expect_fail(tag: &str, layers: Vec<(Vec<u8>, &str)>, check: impl Fn(&BuildError) -> bool) {
+fn expect_fail(tag: &str, layers: Vec<(Vec<u8>, &str)>, check: impl Fn(&Error) -> bool) {
     let s = Scratch::new(tag);
     let layout = oci_layout(&s.0.join("img"), &layers);
     let out_dir = s.0.join("out");
@@ -484,8 +485,8 @@ fn expect_fail(tag: &str, layers: Vec<(Vec<u8>, &str)>, check: impl Fn(&BuildErr
     assert_clean(&s.0, &["img", "out"]);
 }
 
-fn is_unsafe(e: &BuildError) -> bool {
-    matches!(e, BuildError::Unsafe { .. })
+fn is_unsafe(e: &Error) -> bool {
+    matches!(e, Error::Unsafe { .. })
 }
 
 #[test]
@@ -540,7 +541,7 @@ fn hostile_symlink_then_write_through_it() {
     let l1 = tar_layer(&[ent("evil", Kind::Symlink(&target), 0o777)]);
     let l2 = tar_layer(&[ent("evil/.wh.victim", Kind::File(b""), 0o644)]);
     expect_fail("wh-symlink", vec![(l1, "tar"), (l2, "tar")], |e| {
-        is_unsafe(e) || matches!(e, BuildError::Layer { .. })
+        is_unsafe(e) || matches!(e, Error::Layer { .. })
     });
     assert!(outside.0.join("victim").exists());
     assert!(!outside.0.join("pwned").exists());
@@ -574,7 +575,7 @@ fn broken_images() {
     fs::write(&p, b).unwrap();
     let out = s.0.join("o1.sif");
     let e = build::build(&out, &oci_src(&layout), &quiet()).unwrap_err();
-    assert!(matches!(e, BuildError::Digest { .. }), "{e}");
+    assert!(matches!(e, Error::Digest { .. }), "{e}");
     assert!(!out.exists());
     // missing blob
     let layout = oci_layout(&s.0.join("img2"), &[(good(), "gzip")]);
@@ -586,7 +587,7 @@ fn broken_images() {
     )
     .unwrap();
     let e = build::build(&out, &oci_src(&layout), &quiet()).unwrap_err();
-    assert!(matches!(e, BuildError::MissingBlob { .. }), "{e}");
+    assert!(matches!(e, Error::MissingBlob { .. }), "{e}");
     assert!(e.to_string().contains("missing blob"), "{e}");
     // manifest tampered with (its digest no longer matches the index)
     let layout = oci_layout(&s.0.join("img3"), &[(good(), "gzip")]);
@@ -594,7 +595,7 @@ fn broken_images() {
     m.push(b' ');
     fs::write(&layout.manifest_path, m).unwrap();
     let e = build::build(&out, &oci_src(&layout), &quiet()).unwrap_err();
-    assert!(matches!(e, BuildError::Digest { .. }), "{e}");
+    assert!(matches!(e, Error::Digest { .. }), "{e}");
     // unsupported layer media type
     let layout = oci_layout_with(
         &s.0.join("img4"),
@@ -602,7 +603,7 @@ fn broken_images() {
         Some("application/vnd.example.layer.v1.foo"),
     );
     let e = build::build(&out, &oci_src(&layout), &quiet()).unwrap_err();
-    assert!(matches!(e, BuildError::MediaType { .. }), "{e}");
+    assert!(matches!(e, Error::MediaType { .. }), "{e}");
     // unreadable archive
     fs::write(s.0.join("junk.tar"), b"this is not a tar archive at all").unwrap();
     let e = build::build(
@@ -624,7 +625,7 @@ fn broken_images() {
         &quiet(),
     )
     .unwrap_err();
-    assert!(matches!(e, BuildError::Io { .. }), "{e}");
+    assert!(matches!(e, Error::Io { .. }), "{e}");
     // unknown tag
     let layout = oci_layout(&s.0.join("img5"), &[(good(), "gzip")]);
     let e = build::build(

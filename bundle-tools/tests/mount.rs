@@ -6,8 +6,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use bundle_tools::bundle::{self, LoopRecord, MountMode, MountState};
+use bundle_tools::mount::{self, LoopRecord, MountMode, MountState};
 use bundle_tools::sif::{CreateOptions, DataType, Sif, SifWriter};
+
+/// No container uses any bundle.
+fn no_users(_: &Path) -> Option<String> {
+    None
+}
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -21,8 +26,8 @@ struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if self.bundle.join(bundle::STATE_FILE).exists() {
-            let _ = bundle::umount(&self.bundle, Path::new("/nonexistent-root"), true);
+        if self.bundle.join(mount::STATE_FILE).exists() {
+            let _ = mount::umount(&self.bundle, &no_users, true);
         }
     }
 }
@@ -65,7 +70,7 @@ fn assert_clean(bundle: &Path, image: &Path, loops: &[LoopRecord]) {
         loops
             .iter()
             .filter(|l| {
-                bundle_tools::loopdev::backing_of(l.number)
+                bundle_tools::mount::loopdev::backing_of(l.number)
                     .is_some_and(|(b, o)| b == image && o == l.offset)
             })
             .count()
@@ -92,7 +97,7 @@ fn modes() -> Vec<MountMode> {
 fn do_mount(image: &Path, mode: MountMode) -> (tempfile::TempDir, Guard, MountState) {
     let tmp = tempfile::tempdir().unwrap();
     let b = tmp.path().join("bundle");
-    let st = bundle::mount(image, &b, mode).unwrap_or_else(|e| panic!("mount {mode:?}: {e}"));
+    let st = mount::mount(image, &b, mode).unwrap_or_else(|e| panic!("mount {mode:?}: {e}"));
     let g = Guard {
         bundle: b,
         image: image.to_path_buf(),
@@ -105,7 +110,7 @@ fn config(b: &Path) -> serde_json::Value {
 }
 
 fn unmount_and_check(g: Guard, st: &MountState) {
-    bundle::umount(&g.bundle, Path::new("/nonexistent-root"), false).unwrap();
+    mount::umount(&g.bundle, &no_users, false).unwrap();
     assert_clean(&g.bundle, &g.image, &st.loop_devices);
     assert!(!g.bundle.exists(), "bundle dir left behind");
 }
@@ -222,7 +227,7 @@ fn errors_leave_nothing_behind() {
             "only squashfs",
         ),
     ] {
-        let e = bundle::mount(&img, &b, MountMode::Auto)
+        let e = mount::mount(&img, &b, MountMode::Auto)
             .unwrap_err()
             .to_string();
         assert!(e.contains(want), "{}: {e}", img.display());
@@ -233,14 +238,14 @@ fn errors_leave_nothing_behind() {
     // existing non-empty bundle
     std::fs::create_dir(&b).unwrap();
     std::fs::write(b.join("keep"), b"").unwrap();
-    let e = bundle::mount(&fx.join("busybox_amd64.sif"), &b, MountMode::Auto).unwrap_err();
+    let e = mount::mount(&fx.join("busybox_amd64.sif"), &b, MountMode::Auto).unwrap_err();
     assert!(e.to_string().contains("not empty"), "{e}");
     assert!(b.join("keep").exists());
     // umount of a dir never mounted
-    let e = bundle::umount(&b, Path::new("/nonexistent-root"), false).unwrap_err();
+    let e = mount::umount(&b, &no_users, false).unwrap_err();
     assert!(e.to_string().contains("not mounted"), "{e}");
     assert!(b.join("keep").exists());
-    let e = bundle::umount(&tmp.path().join("nope"), Path::new("/x"), false).unwrap_err();
+    let e = mount::umount(&tmp.path().join("nope"), &no_users, false).unwrap_err();
     assert!(e.to_string().contains("no such directory"), "{e}");
 }
 
@@ -251,14 +256,14 @@ fn empty_existing_bundle_dir_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let b = tmp.path().join("bundle");
     std::fs::create_dir(&b).unwrap();
-    let st = bundle::mount(&image, &b, MountMode::Auto).unwrap();
+    let st = mount::mount(&image, &b, MountMode::Auto).unwrap();
     let loops = st.loop_devices.clone();
     let _g = Guard {
         bundle: b.clone(),
         image: image.clone(),
     };
     assert!(!st.bundle_created);
-    bundle::umount(&b, Path::new("/nonexistent-root"), false).unwrap();
+    mount::umount(&b, &no_users, false).unwrap();
     assert!(b.is_dir());
     assert_eq!(std::fs::read_dir(&b).unwrap().count(), 0);
     assert_clean(&b, &image, &loops);
@@ -297,7 +302,7 @@ fn failure_after_mounting_rolls_back() {
             bundle: b.clone(),
             image: image.clone(),
         };
-        let e = bundle::mount(&image, &b, mode).unwrap_err().to_string();
+        let e = mount::mount(&image, &b, mode).unwrap_err().to_string();
         assert!(e.contains("no-such-user"), "{e}");
         assert!(!b.exists());
         // a private image: no loop device may serve it any more
@@ -311,23 +316,21 @@ fn failure_after_mounting_rolls_back() {
 fn umount_refuses_while_container_exists() {
     let _serial = common::serial();
     let image = common::fixtures().join("busybox_amd64.sif");
-    let (tmp, g, st) = do_mount(&image, MountMode::Auto);
-    let root = tmp.path().join("state-root");
-    std::fs::create_dir_all(root.join("ctr1")).unwrap();
-    std::fs::write(
-        root.join("ctr1/state.json"),
-        serde_json::json!({"id": "ctr1", "bundle": g.bundle}).to_string(),
-    )
-    .unwrap();
-    std::fs::create_dir_all(root.join("other")).unwrap();
-    std::fs::write(root.join("other/state.json"), r#"{"bundle":"/elsewhere"}"#).unwrap();
-    assert_eq!(bundle::containers_using(&g.bundle, &root), ["ctr1"]);
-    let e = bundle::umount(&g.bundle, &root, false)
+    let (_tmp, g, st) = do_mount(&image, MountMode::Auto);
+    // The caller says which container uses the bundle; it is asked the canonical path.
+    let asked = std::cell::RefCell::new(vec![]);
+    let users = |b: &Path| {
+        asked.borrow_mut().push(b.to_path_buf());
+        Some("ctr1".to_string())
+    };
+    let e = mount::umount(&g.bundle, &users, false)
         .unwrap_err()
         .to_string();
     assert!(e.contains("ctr1") && e.contains("--force"), "{e}");
+    assert_eq!(*asked.borrow(), [std::fs::canonicalize(&g.bundle).unwrap()]);
     assert!(g.bundle.join("rootfs/bin/busybox").exists());
-    bundle::umount(&g.bundle, &root, true).unwrap();
+    mount::umount(&g.bundle, &users, true).unwrap();
+    assert_eq!(asked.borrow().len(), 1, "--force does not ask");
     assert_clean(&g.bundle, &image, &st.loop_devices);
 }
 

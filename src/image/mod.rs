@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bundle_tools::bundle::{self, MountMode};
+use bundle_tools::mount::{self as bundle, MountMode};
 
 pub mod sif;
 
@@ -48,6 +48,7 @@ pub struct Umount {
 
 /// `root` is the runtime state dir (`--root`), scanned for containers using the bundle.
 pub fn umount(args: Umount, root: &std::path::Path) -> anyhow::Result<()> {
-    bundle_tools::bundle::umount(&args.bundle, root, args.force)
+    let in_use = crate::state::bundle_users::user_of(root);
+    bundle::umount(&args.bundle, &in_use, args.force)
         .with_context(|| format!("umount {}", args.bundle.display()))
 }

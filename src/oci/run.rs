@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use bundle_tools::bundle::MountMode;
+use bundle_tools::mount::MountMode;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
 
@@ -207,7 +207,7 @@ fn clean_up(ctx: &Ctx, id: &str, dir: &OciDir, bundle: &Path) -> Result<()> {
         },
         ctx,
     );
-    let unmounted = if bundle.join(bundle_tools::bundle::STATE_FILE).exists() {
+    let unmounted = if bundle.join(bundle_tools::mount::STATE_FILE).exists() {
         image::umount(
             image::Umount {
                 force: true,

@@ -14,14 +14,17 @@
 //! and FIFOs are reproduced.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use super::{ioerr, BuildError, BuildResult};
+use rustix::fs::{
+    self as sys, AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid, XattrFlags,
+};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
 
 const WH_PREFIX: &[u8] = b".wh.";
 const WH_OPAQUE: &[u8] = b".wh..wh..opq";
@@ -54,15 +57,6 @@ pub struct Extractor {
     pub stats: Stats,
 }
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn cstr(b: &[u8]) -> CString {
-    // Tar names cannot contain NUL; the tar crate stops at the first one.
-    CString::new(b.to_vec()).unwrap_or_default()
-}
-
 fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -71,94 +65,76 @@ fn join(parts: &[Vec<u8>]) -> Vec<u8> {
     parts.join(&b'/')
 }
 
-fn open_dir_at(dirfd: RawFd, name: &[u8]) -> Result<OwnedFd, i32> {
-    let c = cstr(name);
-    let fd = unsafe {
-        libc::openat(
-            dirfd,
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        Err(errno())
-    } else {
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
+// Names are passed as byte slices: rustix makes the C string (a NUL inside, which a
+// tar name cannot hold anyway, fails with EINVAL).
+
+/// Open the directory `name` in `dirfd`; a symlink there fails (ELOOP), not followed.
+fn open_dir_at(dirfd: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
+    sys::openat(
+        dirfd,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// lstat relative to a directory fd; `None` if it does not exist.
-fn lstat_at(dirfd: RawFd, name: &[u8]) -> Result<Option<libc::stat>, i32> {
-    let c = cstr(name);
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::fstatat(dirfd, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if r == 0 {
-        Ok(Some(st))
-    } else {
-        match errno() {
-            libc::ENOENT => Ok(None),
-            e => Err(e),
-        }
+fn lstat_at(dirfd: BorrowedFd<'_>, name: &[u8]) -> Result<Option<Stat>, Errno> {
+    match sys::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-fn is_dir(st: &libc::stat) -> bool {
-    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+fn is_dir(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::Directory
 }
 
-fn is_symlink(st: &libc::stat) -> bool {
-    st.st_mode & libc::S_IFMT == libc::S_IFLNK
+fn is_symlink(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::Symlink
 }
 
-fn os_err(e: i32) -> std::io::Error {
-    std::io::Error::from_raw_os_error(e)
+/// The permission bits (incl. setuid, setgid, sticky) of a tar mode.
+fn perms(mode: u32, mask: u32) -> Mode {
+    Mode::from_raw_mode(mode & mask)
+}
+
+/// Owner and group as given; `u32::MAX` (-1) leaves that id unchanged, as chown(2) does.
+fn ids(m: &Meta) -> (Option<Uid>, Option<Gid>) {
+    (
+        Some(Uid::from_raw_unchecked(m.uid as u32)),
+        Some(Gid::from_raw_unchecked(m.gid as u32)),
+    )
 }
 
 /// Remove `name` (recursively if a directory) without following symlinks.
-fn remove_at(dirfd: RawFd, name: &[u8]) -> Result<(), i32> {
+fn remove_at(dirfd: BorrowedFd<'_>, name: &[u8]) -> Result<(), Errno> {
     let Some(st) = lstat_at(dirfd, name)? else {
         return Ok(());
     };
-    let c = cstr(name);
     if is_dir(&st) {
         let sub = open_dir_at(dirfd, name)?;
-        for child in list_dir(sub.as_raw_fd())? {
-            remove_at(sub.as_raw_fd(), &child)?;
+        for child in list_dir(sub.as_fd())? {
+            remove_at(sub.as_fd(), &child)?;
         }
-        if unsafe { libc::unlinkat(dirfd, c.as_ptr(), libc::AT_REMOVEDIR) } != 0 {
-            return Err(errno());
-        }
-    } else if unsafe { libc::unlinkat(dirfd, c.as_ptr(), 0) } != 0 {
-        return Err(errno());
+        sys::unlinkat(dirfd, name, AtFlags::REMOVEDIR)
+    } else {
+        sys::unlinkat(dirfd, name, AtFlags::empty())
     }
-    Ok(())
 }
 
-/// Names in a directory (without `.`/`..`).
-fn list_dir(dirfd: RawFd) -> Result<Vec<Vec<u8>>, i32> {
-    let dup = unsafe { libc::fcntl(dirfd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
-        return Err(errno());
-    }
-    let dir = unsafe { libc::fdopendir(dup) };
-    if dir.is_null() {
-        let e = errno();
-        unsafe { libc::close(dup) };
-        return Err(e);
-    }
-    unsafe { libc::rewinddir(dir) };
+/// Names in a directory (without `.`/`..`), read through a fresh open of the
+/// directory itself (`.` relative to `dirfd`), from its start.
+fn list_dir(dirfd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
-    loop {
-        let ent = unsafe { libc::readdir64(dir) };
-        if ent.is_null() {
-            break;
-        }
-        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+    for ent in sys::Dir::read_from(dirfd)? {
+        let ent = ent?;
+        let name = ent.file_name().to_bytes();
         if name != b"." && name != b".." {
             out.push(name.to_vec());
         }
     }
-    unsafe { libc::closedir(dir) };
     Ok(out)
 }
 
@@ -186,19 +162,15 @@ pub fn remove_tree(p: &Path) {
 
 impl Extractor {
     /// `root` must be an existing (normally empty) directory.
-    pub fn new(root: &Path) -> BuildResult<Self> {
-        let c = cstr(root.as_os_str().as_bytes());
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(ioerr(root, std::io::Error::last_os_error()));
-        }
+    pub fn new(root: &Path) -> Result<Self> {
+        let root_fd = sys::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(root, e.into()))?;
         Ok(Extractor {
-            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            root: root_fd,
             privileged: nix::unistd::geteuid().is_root(),
             layer: 0,
             written: HashSet::new(),
@@ -207,27 +179,31 @@ impl Extractor {
         })
     }
 
-    fn unsafe_err(&self, path: &[u8], msg: impl Into<String>) -> BuildError {
-        BuildError::Unsafe {
+    fn unsafe_err(&self, path: &[u8], msg: impl Into<String>) -> Error {
+        Error::Unsafe {
             layer: self.layer,
             path: show(path),
             msg: msg.into(),
         }
     }
 
-    fn layer_err(&self, msg: impl Into<String>) -> BuildError {
-        BuildError::Layer {
+    fn layer_err(&self, msg: impl Into<String>) -> Error {
+        Error::Layer {
             layer: self.layer,
             msg: msg.into(),
         }
     }
 
-    fn sys_err(&self, what: &str, path: &[u8], e: i32) -> BuildError {
-        self.layer_err(format!("{what} {}: {}", show(path), os_err(e)))
+    fn sys_err(&self, what: &str, path: &[u8], e: Errno) -> Error {
+        self.layer_err(format!(
+            "{what} {}: {}",
+            show(path),
+            std::io::Error::from(e)
+        ))
     }
 
     /// Split a tar path into checked components.
-    fn components(&self, raw: &[u8]) -> BuildResult<Vec<Vec<u8>>> {
+    fn components(&self, raw: &[u8]) -> Result<Vec<Vec<u8>>> {
         // umoci writes the root as "/"; any other absolute path is refused.
         if raw.starts_with(b"/") && raw.iter().any(|&b| b != b'/' && b != b'.') {
             return Err(self.unsafe_err(raw, "absolute path"));
@@ -245,31 +221,24 @@ impl Extractor {
 
     /// Open the directory at `comps` below the root, never following symlinks.
     /// Missing directories are created (0755) when `create`, else `Ok(None)`.
-    fn open_dir(
-        &self,
-        comps: &[Vec<u8>],
-        create: bool,
-        full: &[u8],
-    ) -> BuildResult<Option<OwnedFd>> {
+    fn open_dir(&self, comps: &[Vec<u8>], create: bool, full: &[u8]) -> Result<Option<OwnedFd>> {
         let mut fd = self
             .root
             .try_clone()
             .map_err(|e| self.layer_err(format!("dup: {e}")))?;
         for (i, c) in comps.iter().enumerate() {
-            let next = match open_dir_at(fd.as_raw_fd(), c) {
+            let next = match open_dir_at(fd.as_fd(), c) {
                 Ok(n) => n,
-                Err(libc::ENOENT) if create => {
-                    let cs = cstr(c);
-                    if unsafe { libc::mkdirat(fd.as_raw_fd(), cs.as_ptr(), 0o755) } != 0 {
-                        return Err(self.sys_err("mkdir", &join(&comps[..=i]), errno()));
-                    }
-                    open_dir_at(fd.as_raw_fd(), c)
+                Err(Errno::NOENT) if create => {
+                    sys::mkdirat(fd.as_fd(), c.as_slice(), Mode::from_raw_mode(0o755))
+                        .map_err(|e| self.sys_err("mkdir", &join(&comps[..=i]), e))?;
+                    open_dir_at(fd.as_fd(), c)
                         .map_err(|e| self.sys_err("open", &join(&comps[..=i]), e))?
                 }
-                Err(libc::ENOENT) => return Ok(None),
-                Err(e @ (libc::ELOOP | libc::ENOTDIR)) => {
+                Err(Errno::NOENT) => return Ok(None),
+                Err(e @ (Errno::LOOP | Errno::NOTDIR)) => {
                     let prefix = join(&comps[..=i]);
-                    match lstat_at(fd.as_raw_fd(), c) {
+                    match lstat_at(fd.as_fd(), c) {
                         Ok(Some(st)) if is_symlink(&st) => {
                             return Err(self.unsafe_err(
                                 full,
@@ -307,23 +276,22 @@ impl Extractor {
         }
     }
 
-    fn set_owner_fd(&self, fd: RawFd, m: &Meta, path: &[u8]) -> BuildResult<()> {
-        let r = unsafe { libc::fchown(fd, m.uid as libc::uid_t, m.gid as libc::gid_t) };
-        if r != 0 {
-            let e = errno();
-            if self.privileged || e != libc::EPERM {
-                return Err(self.sys_err("chown", path, e));
-            }
+    /// A failed chown is an error when privileged; unprivileged, EPERM is expected
+    /// (ids we may not give away) and the entry keeps ours.
+    fn chown_result(&self, r: rustix::io::Result<()>, path: &[u8]) -> Result<()> {
+        match r {
+            Err(e) if self.privileged || e != Errno::PERM => Err(self.sys_err("chown", path, e)),
+            _ => Ok(()),
         }
-        if unsafe { libc::fchmod(fd, (m.mode & 0o7777) as libc::mode_t) } != 0 {
-            return Err(self.sys_err("chmod", path, errno()));
-        }
+    }
+
+    fn set_owner_fd(&self, fd: BorrowedFd<'_>, m: &Meta, path: &[u8]) -> Result<()> {
+        let (uid, gid) = ids(m);
+        self.chown_result(sys::fchown(fd, uid, gid), path)?;
+        sys::fchmod(fd, perms(m.mode, 0o7777)).map_err(|e| self.sys_err("chmod", path, e))?;
         for (k, v) in &m.xattrs {
-            let kc = cstr(k);
-            let r = unsafe { libc::fsetxattr(fd, kc.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
-            if r != 0 {
-                return Err(self.sys_err(&format!("setxattr {}", show(k)), path, errno()));
-            }
+            sys::fsetxattr(fd, k.as_slice(), v, XattrFlags::empty())
+                .map_err(|e| self.sys_err(&format!("setxattr {}", show(k)), path, e))?;
         }
         Ok(())
     }
@@ -332,61 +300,41 @@ impl Extractor {
     /// things that cannot be opened (symlinks, device nodes, FIFOs).
     fn set_meta_at(
         &self,
-        dirfd: RawFd,
+        dirfd: BorrowedFd<'_>,
         name: &[u8],
         m: &Meta,
         path: &[u8],
         symlink: bool,
-    ) -> BuildResult<()> {
-        let c = cstr(name);
-        let r = unsafe {
-            libc::fchownat(
-                dirfd,
-                c.as_ptr(),
-                m.uid as libc::uid_t,
-                m.gid as libc::gid_t,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if r != 0 {
-            let e = errno();
-            if self.privileged || e != libc::EPERM {
-                return Err(self.sys_err("chown", path, e));
-            }
-        }
-        if !symlink
-            && unsafe { libc::fchmodat(dirfd, c.as_ptr(), (m.mode & 0o7777) as libc::mode_t, 0) }
-                != 0
-        {
-            return Err(self.sys_err("chmod", path, errno()));
+    ) -> Result<()> {
+        let (uid, gid) = ids(m);
+        self.chown_result(
+            sys::chownat(dirfd, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW),
+            path,
+        )?;
+        if !symlink {
+            // Only for what we just made here (a device node or FIFO), never a symlink.
+            sys::chmodat(dirfd, name, perms(m.mode, 0o7777), AtFlags::empty())
+                .map_err(|e| self.sys_err("chmod", path, e))?;
         }
         if !m.xattrs.is_empty() {
             // Through the directory fd's magic link: the last component is not followed.
-            let mut p = format!("/proc/self/fd/{dirfd}/").into_bytes();
+            let mut p = format!("/proc/self/fd/{}/", dirfd.as_raw_fd()).into_bytes();
             p.extend_from_slice(name);
-            let pc = cstr(&p);
             for (k, v) in &m.xattrs {
-                let kc = cstr(k);
-                let r = unsafe {
-                    libc::lsetxattr(pc.as_ptr(), kc.as_ptr(), v.as_ptr().cast(), v.len(), 0)
-                };
-                if r != 0 {
-                    let e = errno();
+                match sys::lsetxattr(p.as_slice(), k.as_slice(), v, XattrFlags::empty()) {
+                    Ok(()) => {}
                     // user.* xattrs cannot be set on symlinks (Linux); skip those.
-                    if symlink && (e == libc::EPERM || e == libc::ENOTSUP) {
-                        continue;
-                    }
-                    return Err(self.sys_err(&format!("setxattr {}", show(k)), path, e));
+                    Err(Errno::PERM | Errno::NOTSUP) if symlink => {}
+                    Err(e) => return Err(self.sys_err(&format!("setxattr {}", show(k)), path, e)),
                 }
             }
         }
-        let ts = times(m.mtime);
-        unsafe { libc::utimensat(dirfd, c.as_ptr(), ts.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+        let _ = sys::utimensat(dirfd, name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW);
         Ok(())
     }
 
     /// Apply one layer (a tar stream, already decompressed). `layer` is 1-based.
-    pub fn apply_layer<R: Read>(&mut self, layer: usize, r: R) -> BuildResult<Stats> {
+    pub fn apply_layer<R: Read>(&mut self, layer: usize, r: R) -> Result<Stats> {
         self.layer = layer;
         self.written.clear();
         let before = self.stats;
@@ -406,7 +354,7 @@ impl Extractor {
         })
     }
 
-    fn meta_of<R: Read>(&self, e: &mut tar::Entry<R>) -> BuildResult<Meta> {
+    fn meta_of<R: Read>(&self, e: &mut tar::Entry<R>) -> Result<Meta> {
         let h = e.header();
         let mode = h
             .mode()
@@ -445,7 +393,14 @@ impl Extractor {
         })
     }
 
-    fn apply_entry<R: Read>(&mut self, e: &mut tar::Entry<R>) -> BuildResult<()> {
+    /// The target of a symlink or hardlink entry (`what`), which must have one.
+    fn link_target<R: Read>(&self, e: &tar::Entry<R>, raw: &[u8], what: &str) -> Result<Vec<u8>> {
+        e.link_name_bytes()
+            .map(|t| t.into_owned())
+            .ok_or_else(|| self.layer_err(format!("{}: {what} without target", show(raw))))
+    }
+
+    fn apply_entry<R: Read>(&mut self, e: &mut tar::Entry<R>) -> Result<()> {
         use tar::EntryType as T;
         let et = e.header().entry_type();
         if matches!(
@@ -461,7 +416,7 @@ impl Extractor {
         let Some((name, parent)) = comps.split_last() else {
             // The root itself ("./").
             if et == T::Directory {
-                self.set_owner_fd(self.root.as_raw_fd(), &meta, b".")?;
+                self.set_owner_fd(self.root.as_fd(), &meta, b".")?;
                 self.dir_times.insert(Vec::new(), meta.mtime);
             }
             return Ok(());
@@ -476,7 +431,7 @@ impl Extractor {
                 self.mark_written(parent);
                 let prefix = join(parent);
                 let children =
-                    list_dir(dir.as_raw_fd()).map_err(|x| self.sys_err("readdir", &prefix, x))?;
+                    list_dir(dir.as_fd()).map_err(|x| self.sys_err("readdir", &prefix, x))?;
                 for c in children {
                     let full = if prefix.is_empty() {
                         c.clone()
@@ -484,8 +439,7 @@ impl Extractor {
                         [prefix.as_slice(), b"/", c.as_slice()].concat()
                     };
                     if !self.written.contains(&full) {
-                        remove_at(dir.as_raw_fd(), &c)
-                            .map_err(|x| self.sys_err("remove", &full, x))?;
+                        remove_at(dir.as_fd(), &c).map_err(|x| self.sys_err("remove", &full, x))?;
                     }
                 }
                 return Ok(());
@@ -498,7 +452,7 @@ impl Extractor {
                 return Err(self.unsafe_err(&raw, "invalid whiteout"));
             }
             if let Some(dir) = self.open_dir(parent, false, &raw)? {
-                remove_at(dir.as_raw_fd(), target).map_err(|x| self.sys_err("remove", &raw, x))?;
+                remove_at(dir.as_fd(), target).map_err(|x| self.sys_err("remove", &raw, x))?;
             }
             return Ok(());
         }
@@ -506,11 +460,10 @@ impl Extractor {
         let dir = self
             .open_dir(parent, true, &raw)?
             .expect("created when missing");
-        let dfd = dir.as_raw_fd();
+        let dfd = dir.as_fd();
         self.mark_written(&comps);
-        let nc = cstr(name);
         let existing = lstat_at(dfd, name).map_err(|x| self.sys_err("stat", &raw, x))?;
-        let clear = |this: &Self| -> BuildResult<()> {
+        let clear = |this: &Self| -> Result<()> {
             remove_at(dfd, name).map_err(|x| this.sys_err("remove", &raw, x))
         };
         match et {
@@ -521,65 +474,47 @@ impl Extractor {
                         if other.is_some() {
                             clear(self)?;
                         }
-                        if unsafe { libc::mkdirat(dfd, nc.as_ptr(), 0o700) } != 0 {
-                            return Err(self.sys_err("mkdir", &raw, errno()));
-                        }
+                        sys::mkdirat(dfd, name.as_slice(), Mode::from_raw_mode(0o700))
+                            .map_err(|x| self.sys_err("mkdir", &raw, x))?;
                     }
                 }
                 let fd = open_dir_at(dfd, name).map_err(|x| self.sys_err("open", &raw, x))?;
-                self.set_owner_fd(fd.as_raw_fd(), &meta, &raw)?;
+                self.set_owner_fd(fd.as_fd(), &meta, &raw)?;
                 self.dir_times.insert(join(&comps), meta.mtime);
             }
             T::Regular | T::Continuous => {
                 if existing.is_some() {
                     clear(self)?;
                 }
-                let fd = unsafe {
-                    libc::openat(
-                        dfd,
-                        nc.as_ptr(),
-                        libc::O_WRONLY
-                            | libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC,
-                        0o600,
-                    )
-                };
-                if fd < 0 {
-                    return Err(self.sys_err("create", &raw, errno()));
-                }
-                let mut f = unsafe { File::from_raw_fd(fd) };
+                let fd = sys::openat(
+                    dfd,
+                    name.as_slice(),
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(|x| self.sys_err("create", &raw, x))?;
+                let mut f = File::from(fd);
                 let n = std::io::copy(e, &mut f)
                     .map_err(|x| self.layer_err(format!("{}: {x}", show(&raw))))?;
                 self.stats.bytes += n;
-                self.set_owner_fd(f.as_raw_fd(), &meta, &raw)?;
-                let ts = times(meta.mtime);
-                unsafe { libc::futimens(f.as_raw_fd(), ts.as_ptr()) };
+                self.set_owner_fd(f.as_fd(), &meta, &raw)?;
+                let _ = sys::futimens(&f, &times(meta.mtime));
             }
             T::Symlink => {
-                let target = e
-                    .link_name_bytes()
-                    .ok_or_else(|| {
-                        self.layer_err(format!("{}: symlink without target", show(&raw)))
-                    })?
-                    .into_owned();
+                let target = self.link_target(e, &raw, "symlink")?;
                 if existing.is_some() {
                     clear(self)?;
                 }
-                let tc = cstr(&target);
-                if unsafe { libc::symlinkat(tc.as_ptr(), dfd, nc.as_ptr()) } != 0 {
-                    return Err(self.sys_err("symlink", &raw, errno()));
-                }
+                sys::symlinkat(target.as_slice(), dfd, name.as_slice())
+                    .map_err(|x| self.sys_err("symlink", &raw, x))?;
                 self.set_meta_at(dfd, name, &meta, &raw, true)?;
             }
             T::Link => {
-                let target = e
-                    .link_name_bytes()
-                    .ok_or_else(|| {
-                        self.layer_err(format!("{}: hardlink without target", show(&raw)))
-                    })?
-                    .into_owned();
+                let target = self.link_target(e, &raw, "hardlink")?;
                 let tcomps = self.components(&target)?;
                 let Some((tname, tparent)) = tcomps.split_last() else {
                     return Err(self.unsafe_err(&raw, "hardlink to the root"));
@@ -594,7 +529,7 @@ impl Extractor {
                         show(&target)
                     ))
                 })?;
-                match lstat_at(tdir.as_raw_fd(), tname) {
+                match lstat_at(tdir.as_fd(), tname) {
                     Ok(Some(st)) if !is_dir(&st) => {}
                     Ok(Some(_)) => return Err(self.unsafe_err(&raw, "hardlink to a directory")),
                     _ => {
@@ -608,11 +543,15 @@ impl Extractor {
                 if existing.is_some() {
                     clear(self)?;
                 }
-                let tc = cstr(tname);
-                if unsafe { libc::linkat(tdir.as_raw_fd(), tc.as_ptr(), dfd, nc.as_ptr(), 0) } != 0
-                {
-                    return Err(self.sys_err("link", &raw, errno()));
-                }
+                // No AT_SYMLINK_FOLLOW: a symlink target is linked itself, never followed.
+                sys::linkat(
+                    tdir.as_fd(),
+                    tname.as_slice(),
+                    dfd,
+                    name.as_slice(),
+                    AtFlags::empty(),
+                )
+                .map_err(|x| self.sys_err("link", &raw, x))?;
             }
             T::Char | T::Block | T::Fifo => {
                 if existing.is_some() {
@@ -623,31 +562,23 @@ impl Extractor {
                         let maj = e.header().device_major().ok().flatten().unwrap_or(0);
                         let min = e.header().device_minor().ok().flatten().unwrap_or(0);
                         let k = if et == T::Char {
-                            libc::S_IFCHR
+                            FileType::CharacterDevice
                         } else {
-                            libc::S_IFBLK
+                            FileType::BlockDevice
                         };
-                        (k, libc::makedev(maj, min))
+                        (k, sys::makedev(maj, min))
                     }
-                    _ => (libc::S_IFIFO, 0),
+                    _ => (FileType::Fifo, 0),
                 };
-                if unsafe {
-                    libc::mknodat(
-                        dfd,
-                        nc.as_ptr(),
-                        kind | (meta.mode & 0o777) as libc::mode_t,
-                        dev,
-                    )
-                } != 0
-                {
-                    let x = errno();
-                    if x == libc::EPERM && kind != libc::S_IFIFO {
+                match sys::mknodat(dfd, name.as_slice(), kind, perms(meta.mode, 0o777), dev) {
+                    Ok(()) => {}
+                    Err(Errno::PERM) if kind != FileType::Fifo => {
                         return Err(self.layer_err(format!(
                             "{}: creating device nodes needs root",
                             show(&raw)
-                        )));
+                        )))
                     }
-                    return Err(self.sys_err("mknod", &raw, x));
+                    Err(x) => return Err(self.sys_err("mknod", &raw, x)),
                 }
                 self.set_meta_at(dfd, name, &meta, &raw, false)?;
             }
@@ -667,11 +598,11 @@ impl Extractor {
     }
 
     /// Set the recorded directory mtimes (after all layers).
-    pub fn finish(self) -> BuildResult<Stats> {
+    pub fn finish(self) -> Result<Stats> {
         for (path, t) in &self.dir_times {
             let ts = times(*t);
             if path.is_empty() {
-                unsafe { libc::futimens(self.root.as_raw_fd(), ts.as_ptr()) };
+                let _ = sys::futimens(&self.root, &ts);
                 continue;
             }
             let Ok(comps) = self.components(path) else {
@@ -681,25 +612,21 @@ impl Extractor {
                 continue;
             };
             if let Ok(Some(d)) = self.open_dir(parent, false, path) {
-                let c = cstr(name);
-                unsafe {
-                    libc::utimensat(
-                        d.as_raw_fd(),
-                        c.as_ptr(),
-                        ts.as_ptr(),
-                        libc::AT_SYMLINK_NOFOLLOW,
-                    )
-                };
+                let _ = sys::utimensat(&d, name.as_slice(), &ts, AtFlags::SYMLINK_NOFOLLOW);
             }
         }
         Ok(self.stats)
     }
 }
 
-fn times(t: (i64, i64)) -> [libc::timespec; 2] {
-    let ts = libc::timespec {
-        tv_sec: t.0 as libc::time_t,
-        tv_nsec: t.1 as libc::c_long,
+/// Access and modification time both set to `t` (seconds, nanoseconds).
+fn times(t: (i64, i64)) -> Timestamps {
+    let ts = Timespec {
+        tv_sec: t.0,
+        tv_nsec: t.1 as _,
     };
-    [ts, ts]
+    Timestamps {
+        last_access: ts,
+        last_modification: ts,
+    }
 }

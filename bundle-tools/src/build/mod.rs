@@ -13,251 +13,33 @@
 //! The output is written to a temporary file next to `OUT` and renamed into place only
 //! when complete, so a failed build leaves no partial `OUT` behind.
 
+mod common;
 pub mod extract;
 pub mod native;
 pub mod ocisif;
 pub mod source;
 pub mod squashfs;
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+pub use common::{human, BuildOptions, BuildReport};
+use common::{parent_dir, Progress};
 pub use source::SourceSpec;
 
-/// Everything that can make a build fail; each renders as one line.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("{}: {err}", path.display())]
-    Io { path: PathBuf, err: std::io::Error },
-    #[error("invalid source {0:?}: expected oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or dir:ROOTFS")]
-    SourceSpec(String),
-    #[error("{0}")]
-    Image(String),
-    #[error("missing blob {digest}{}", if .path.is_empty() { String::new() } else { format!(" ({})", .path) })]
-    MissingBlob { digest: String, path: String },
-    #[error("digest mismatch for {what}: content hashes to {got}, expected {want}")]
-    Digest {
-        what: String,
-        got: String,
-        want: String,
-    },
-    #[error("unsupported media type {media_type} for {what}")]
-    MediaType { what: String, media_type: String },
-    #[error("layer {layer}: unsafe entry {path:?}: {msg}")]
-    Unsafe {
-        layer: usize,
-        path: String,
-        msg: String,
-    },
-    #[error("layer {layer}: {msg}")]
-    Layer { layer: usize, msg: String },
-    #[error("mksquashfs: {0}")]
-    Squashfs(String),
-    #[error("{0}")]
-    Options(String),
-    #[error(transparent)]
-    Sif(#[from] crate::Error),
-}
-
-pub type BuildResult<T> = std::result::Result<T, BuildError>;
-
-pub(crate) fn ioerr(path: impl Into<PathBuf>, err: std::io::Error) -> BuildError {
-    BuildError::Io {
-        path: path.into(),
-        err,
-    }
-}
-
-/// What to build.
-#[derive(Debug, Clone, Default)]
-pub struct BuildOptions {
-    /// Make an OCI-SIF even from `dir:` (OCI sources always give an OCI-SIF).
-    pub oci: bool,
-    /// No progress on stderr.
-    pub quiet: bool,
-    /// Native SIF: file whose contents become `/.singularity.d/runscript`.
-    pub runscript: Option<PathBuf>,
-    /// `KEY=VAL` pairs: native `env/90-environment.sh`, or the OCI config's Env.
-    pub env: Vec<(String, String)>,
-    /// `KEY=VAL` labels: native `labels.json`, or the OCI config's Labels.
-    pub labels: Vec<(String, String)>,
-    /// Where scratch space goes (default: the directory of the output file).
-    pub tmpdir: Option<PathBuf>,
-}
-
-/// What a build produced.
-#[derive(Debug, Clone)]
-pub struct BuildReport {
-    pub oci: bool,
-    pub layers_applied: usize,
-    pub squashfs_size: u64,
-    pub sif_size: u64,
-}
-
-/// Progress lines on stderr unless quiet.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    pub quiet: bool,
-}
-
-impl Progress {
-    pub fn say(&self, msg: impl AsRef<str>) {
-        if !self.quiet {
-            let mut e = std::io::stderr().lock();
-            let _ = writeln!(e, "{}", msg.as_ref());
-        }
-    }
-}
-
-/// Human-readable byte count.
-pub fn human(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < U.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
-
-/// A scratch directory removed on drop (also when the tree has read-only dirs).
-pub(crate) struct WorkDir {
-    pub path: PathBuf,
-}
-
-impl WorkDir {
-    pub fn new(parent: &Path, tag: &str) -> BuildResult<Self> {
-        for i in 0..1000u32 {
-            let p = parent.join(format!(
-                ".sifrun-build-{tag}-{}-{}-{i}",
-                std::process::id(),
-                fastrand_u32()
-            ));
-            match fs::DirBuilder::new().create(&p) {
-                Ok(()) => {
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o700));
-                    return Ok(WorkDir { path: p });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(ioerr(parent, e)),
-            }
-        }
-        Err(BuildError::Options(format!(
-            "cannot create a scratch directory in {}",
-            parent.display()
-        )))
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        extract::remove_tree(&self.path);
-    }
-}
-
-fn fastrand_u32() -> u32 {
-    let mut b = [0u8; 4];
-    if let Ok(mut f) = fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut b);
-    }
-    u32::from_le_bytes(b)
-}
-
-/// The output file being written: a temp file in the same directory, renamed into
-/// place by [`OutFile::commit`], removed on drop otherwise.
-pub(crate) struct OutFile {
-    pub tmp: PathBuf,
-    pub dest: PathBuf,
-    done: bool,
-}
-
-impl OutFile {
-    pub fn new(dest: &Path) -> BuildResult<(Self, fs::File)> {
-        let dir = parent_dir(dest);
-        let name = dest
-            .file_name()
-            .ok_or_else(|| BuildError::Options(format!("invalid output path {}", dest.display())))?
-            .to_string_lossy()
-            .into_owned();
-        for _ in 0..1000 {
-            let tmp = dir.join(format!(
-                ".{name}.tmp-{}-{}",
-                std::process::id(),
-                fastrand_u32()
-            ));
-            match fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-            {
-                Ok(f) => {
-                    return Ok((
-                        OutFile {
-                            tmp,
-                            dest: dest.to_path_buf(),
-                            done: false,
-                        },
-                        f,
-                    ))
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(ioerr(&tmp, e)),
-            }
-        }
-        Err(BuildError::Options(
-            "cannot create a temporary output file".into(),
-        ))
-    }
-
-    pub fn commit(mut self, f: fs::File, mode: u32) -> BuildResult<u64> {
-        use std::os::unix::fs::PermissionsExt;
-        f.sync_all().map_err(|e| ioerr(&self.tmp, e))?;
-        let size = f.metadata().map_err(|e| ioerr(&self.tmp, e))?.len();
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(|e| ioerr(&self.tmp, e))?;
-        drop(f);
-        fs::rename(&self.tmp, &self.dest).map_err(|e| ioerr(&self.dest, e))?;
-        self.done = true;
-        Ok(size)
-    }
-}
-
-impl Drop for OutFile {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-pub(crate) fn parent_dir(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
+use crate::error::{Error, Result};
 
 /// Build `out` from `source`.
-pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> BuildResult<BuildReport> {
+pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> Result<BuildReport> {
     let progress = Progress { quiet: opts.quiet };
     let out_dir = parent_dir(out);
     if !out_dir.is_dir() {
-        return Err(BuildError::Options(format!(
+        return Err(Error::Options(format!(
             "output directory {} does not exist",
             out_dir.display()
         )));
     }
     if out.is_dir() {
-        return Err(BuildError::Options(format!(
+        return Err(Error::Options(format!(
             "output {} is a directory",
             out.display()
         )));
@@ -267,12 +49,12 @@ pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> BuildResul
     if !is_dir_source
         && (opts.runscript.is_some() || !opts.env.is_empty() || !opts.labels.is_empty())
     {
-        return Err(BuildError::Options(
+        return Err(Error::Options(
             "--runscript, --env and --label apply to dir: sources only".into(),
         ));
     }
     if is_dir_source && opts.oci && opts.runscript.is_some() {
-        return Err(BuildError::Options(
+        return Err(Error::Options(
             "--runscript cannot be used with --oci (an OCI-SIF has no runscript)".into(),
         ));
     }

@@ -11,13 +11,11 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use super::{
-    human, ioerr, ocisif::make_root, squashfs, BuildError, BuildOptions, BuildReport, BuildResult,
-    OutFile, Progress, WorkDir,
-};
+use super::common::{human, make_root, BuildOptions, BuildReport, OutFile, Progress, WorkDir};
+use super::squashfs;
+use crate::error::{Error, Result};
 use crate::sif::{Arch, CreateOptions, DataType, Extra, FsType, ObjectInput, PartType, SifWriter};
 
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 pub const LAUNCH_SCRIPT: &[u8] = b"#!/usr/bin/env run-singularity\n";
 
 const BASE_ENV: &str = "#!/bin/sh\n# Custom environment shell code should follow\n\n";
@@ -71,34 +69,34 @@ pub fn sh_quote(v: &str) -> String {
     format!("'{}'", v.replace('\'', "'\\''"))
 }
 
-fn write_file(p: &Path, text: &[u8], mode: u32) -> BuildResult<()> {
+fn write_file(p: &Path, text: &[u8], mode: u32) -> Result<()> {
     let _ = fs::remove_file(p);
-    let mut f = File::create(p).map_err(|e| ioerr(p, e))?;
-    f.write_all(text).map_err(|e| ioerr(p, e))?;
+    let mut f = File::create(p).map_err(|e| Error::io(p, e))?;
+    f.write_all(text).map_err(|e| Error::io(p, e))?;
     f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| ioerr(p, e))
+        .map_err(|e| Error::io(p, e))
 }
 
-fn write_if_missing(p: &Path, text: &str, mode: u32) -> BuildResult<()> {
+fn write_if_missing(p: &Path, text: &str, mode: u32) -> Result<()> {
     if fs::symlink_metadata(p).is_ok() {
         return Ok(());
     }
     write_file(p, text.as_bytes(), mode)
 }
 
-fn mkdir_if_missing(p: &Path, mode: u32) -> BuildResult<()> {
+fn mkdir_if_missing(p: &Path, mode: u32) -> Result<()> {
     if fs::symlink_metadata(p).is_ok() {
         return Ok(());
     }
-    fs::create_dir(p).map_err(|e| ioerr(p, e))?;
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| ioerr(p, e))
+    fs::create_dir(p).map_err(|e| Error::io(p, e))?;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(p, e))
 }
 
-fn symlink_if_missing(target: &str, p: &Path) -> BuildResult<()> {
+fn symlink_if_missing(target: &str, p: &Path) -> Result<()> {
     if fs::symlink_metadata(p).is_ok() {
         return Ok(());
     }
-    symlink(target, p).map_err(|e| ioerr(p, e))
+    symlink(target, p).map_err(|e| Error::io(p, e))
 }
 
 /// What went into `/.singularity.d`, for the SIF metadata objects.
@@ -110,12 +108,12 @@ pub struct Metadata {
 
 /// Fill in `/.singularity.d` and the usual top-level dirs in `root` (a private copy).
 /// Existing files are kept except what the options replace.
-pub fn populate(root: &Path, opts: &BuildOptions) -> BuildResult<Metadata> {
+pub fn populate(root: &Path, opts: &BuildOptions) -> Result<Metadata> {
     // A symlinked /.singularity.d in the source could point anywhere; refuse it.
     let sd = root.join(".singularity.d");
     if let Ok(m) = fs::symlink_metadata(&sd) {
         if !m.is_dir() {
-            return Err(BuildError::Options(format!(
+            return Err(Error::Options(format!(
                 "{}: /.singularity.d exists and is not a directory",
                 root.display()
             )));
@@ -139,7 +137,7 @@ pub fn populate(root: &Path, opts: &BuildOptions) -> BuildResult<Metadata> {
         let p = root.join(d);
         if let Ok(m) = fs::symlink_metadata(&p) {
             if d.starts_with(".singularity.d") && !m.is_dir() {
-                return Err(BuildError::Options(format!(
+                return Err(Error::Options(format!(
                     "/{d} in the source is not a directory"
                 )));
             }
@@ -180,7 +178,7 @@ pub fn populate(root: &Path, opts: &BuildOptions) -> BuildResult<Metadata> {
     let rs_path = sd.join("runscript");
     let runscript = match &opts.runscript {
         Some(f) => {
-            let body = fs::read_to_string(f).map_err(|e| ioerr(f, e))?;
+            let body = fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
             if body.starts_with("#!") {
                 body
             } else {
@@ -282,15 +280,9 @@ pub fn build_native(
     opts: &BuildOptions,
     tmp_parent: &Path,
     progress: Progress,
-) -> BuildResult<BuildReport> {
-    let md = fs::metadata(src).map_err(|e| ioerr(src, e))?;
-    if !md.is_dir() {
-        return Err(BuildError::Options(format!(
-            "{}: not a directory",
-            src.display()
-        )));
-    }
-    let src_abs = fs::canonicalize(src).map_err(|e| ioerr(src, e))?;
+) -> Result<BuildReport> {
+    super::common::require_dir(src)?;
+    let src_abs = fs::canonicalize(src).map_err(|e| Error::io(src, e))?;
     let work = WorkDir::new(tmp_parent, "native")?;
     let root = work.path.join("rootfs");
     make_root(&root)?;
@@ -301,9 +293,9 @@ pub fn build_native(
         .arg(format!("{}/.", src_abs.display()))
         .arg(&root)
         .status()
-        .map_err(|e| BuildError::Options(format!("cp: {e}")))?;
+        .map_err(|e| Error::Options(format!("cp: {e}")))?;
     if !st.success() {
-        return Err(BuildError::Options(format!(
+        return Err(Error::Options(format!(
             "copying {} failed ({st})",
             src_abs.display()
         )));
@@ -338,7 +330,7 @@ pub fn build_native(
         ObjectInput::new(DataType::GenericJson).name("inspect-metadata.json"),
         &mut &inspect[..],
     )?;
-    let mut sf = File::open(&sqfs).map_err(|e| ioerr(&sqfs, e))?;
+    let mut sf = File::open(&sqfs).map_err(|e| Error::io(&sqfs, e))?;
     w.add_object(
         ObjectInput::new(DataType::Partition)
             .name(format!("squashfs-{}", std::process::id()))

@@ -1,19 +1,19 @@
 //! OCI-SIF assembly: layers → one squashfs layer → SIF with config, manifest and
 //! root index laid out like SingularityCE 4 / oci-tools write them (sif-format.md §8).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use super::common::{human, make_root, BuildOptions, BuildReport, OutFile, Progress, WorkDir};
 use super::extract::Extractor;
+use super::source::SourceSpec;
 use super::source::{self, Flavour, LayerBlob, Store, OCI_CONFIG, OCI_INDEX};
-use super::{
-    human, ioerr, squashfs, BuildError, BuildOptions, BuildReport, BuildResult, OutFile, Progress,
-    SourceSpec, WorkDir,
-};
+use super::squashfs;
+use crate::error::{Error, Result};
 use crate::oci_sif::SQUASHFS_LAYER;
 use crate::sif::{CreateOptions, SifWriter};
 
@@ -77,24 +77,22 @@ impl<R: Read> Read for HashRead<R> {
     }
 }
 
-fn blob_err(store_path: &str, e: std::io::Error) -> BuildError {
-    BuildError::Image(format!("reading {store_path}: {e}"))
+fn blob_err(store_path: &str, e: std::io::Error) -> Error {
+    Error::Image(format!("reading {store_path}: {e}"))
 }
 
 /// Check a stored blob's digest before using it (clear error for corrupt blobs).
-fn verify_blob(store: &Store, l: &LayerBlob, n: usize) -> BuildResult<()> {
+fn verify_blob(store: &Store, l: &LayerBlob, n: usize) -> Result<()> {
     let Some(want) = &l.digest else { return Ok(()) };
-    let (r, _) = store
-        .open(&l.path)?
-        .ok_or_else(|| BuildError::MissingBlob {
-            digest: want.clone(),
-            path: format!("layer {n}, {}", l.path),
-        })?;
+    let (r, _) = store.open(&l.path)?.ok_or_else(|| Error::MissingBlob {
+        digest: want.clone(),
+        path: format!("layer {n}, {}", l.path),
+    })?;
     let (got, _) = HashRead::new(r)
         .finish()
         .map_err(|e| blob_err(&l.path, e))?;
     if &got != want {
-        return Err(BuildError::Digest {
+        return Err(Error::Digest {
             what: format!("layer {n} ({})", l.path),
             got,
             want: want.clone(),
@@ -109,14 +107,12 @@ fn apply_blob(
     l: &LayerBlob,
     n: usize,
     ex: &mut Extractor,
-) -> BuildResult<super::extract::Stats> {
+) -> Result<super::extract::Stats> {
     verify_blob(store, l, n)?;
-    let (r, _) = store
-        .open(&l.path)?
-        .ok_or_else(|| BuildError::MissingBlob {
-            digest: l.digest.clone().unwrap_or_default(),
-            path: format!("layer {n}, {}", l.path),
-        })?;
+    let (r, _) = store.open(&l.path)?.ok_or_else(|| Error::MissingBlob {
+        digest: l.digest.clone().unwrap_or_default(),
+        path: format!("layer {n}, {}", l.path),
+    })?;
     let mut br = BufReader::with_capacity(1 << 20, r);
     let head = br.fill_buf().map_err(|e| blob_err(&l.path, e))?.to_vec();
     let dec: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
@@ -128,13 +124,13 @@ fn apply_blob(
     };
     let mut hashed = HashRead::new(dec);
     let stats = ex.apply_layer(n, &mut hashed)?;
-    let (diff, _) = hashed.finish().map_err(|e| BuildError::Layer {
+    let (diff, _) = hashed.finish().map_err(|e| Error::Layer {
         layer: n,
         msg: format!("decompressing {}: {e}", l.path),
     })?;
     if let Some(want) = &l.diff_id {
         if &diff != want {
-            return Err(BuildError::Digest {
+            return Err(Error::Digest {
                 what: format!("layer {n} uncompressed content (diff_id)"),
                 got: diff,
                 want: want.clone(),
@@ -145,11 +141,7 @@ fn apply_blob(
 }
 
 /// Apply every layer of `img` into `rootfs` (an existing empty dir).
-pub fn apply_layers(
-    img: &source::ResolvedImage,
-    rootfs: &Path,
-    progress: Progress,
-) -> BuildResult<()> {
+pub fn apply_layers(img: &source::ResolvedImage, rootfs: &Path, progress: Progress) -> Result<()> {
     let mut ex = Extractor::new(rootfs)?;
     let total = img.layers.len();
     for (i, l) in img.layers.iter().enumerate() {
@@ -179,11 +171,11 @@ pub(crate) fn write_oci_sif(
     config_media_type: &str,
     flavour: Flavour,
     progress: Progress,
-) -> BuildResult<BuildReport> {
+) -> Result<BuildReport> {
     let (of, file) = OutFile::new(out)?;
     let mut w = SifWriter::new(file, CreateOptions::deterministic(4 + SPARE_DESCRIPTORS))?;
-    let mut lf = File::open(squashfs).map_err(|e| ioerr(squashfs, e))?;
-    let sq_size = lf.metadata().map_err(|e| ioerr(squashfs, e))?.len();
+    let mut lf = File::open(squashfs).map_err(|e| Error::io(squashfs, e))?;
+    let sq_size = lf.metadata().map_err(|e| Error::io(squashfs, e))?.len();
     let (_, layer_digest) = w.add_oci_blob(&mut lf)?;
     let (_, cfg_digest) = w.add_oci_blob(&mut &config[..])?;
     let manifest = Manifest {
@@ -239,7 +231,7 @@ pub fn build_from_image(
     spec: &SourceSpec,
     tmp_parent: &Path,
     progress: Progress,
-) -> BuildResult<BuildReport> {
+) -> Result<BuildReport> {
     let img = source::resolve(spec)?;
     progress.say(format!(
         "{} image with {} layer(s), config {}",
@@ -269,17 +261,6 @@ pub fn build_from_image(
     Ok(r)
 }
 
-pub(crate) fn make_root(p: &Path) -> BuildResult<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .mode(0o755)
-        .create(p)
-        .map_err(|e| ioerr(p, e))?;
-    // The umask may have cut the mode.
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).map_err(|e| ioerr(p, e))
-}
-
 /// `dir:` with `--oci`: squash the directory as is, with a default image config.
 pub fn build_from_dir(
     out: &Path,
@@ -287,29 +268,23 @@ pub fn build_from_dir(
     opts: &BuildOptions,
     tmp_parent: &Path,
     progress: Progress,
-) -> BuildResult<BuildReport> {
-    let md = fs::metadata(rootfs).map_err(|e| ioerr(rootfs, e))?;
-    if !md.is_dir() {
-        return Err(BuildError::Options(format!(
-            "{}: not a directory",
-            rootfs.display()
-        )));
-    }
+) -> Result<BuildReport> {
+    super::common::require_dir(rootfs)?;
     let work = WorkDir::new(tmp_parent, "dir")?;
     let sqfs = work.path.join("layer.squashfs");
     progress.say(format!("creating squashfs from {}", rootfs.display()));
     squashfs::mksquashfs(rootfs, &sqfs)?;
-    let mut f = File::open(&sqfs).map_err(|e| ioerr(&sqfs, e))?;
+    let mut f = File::open(&sqfs).map_err(|e| Error::io(&sqfs, e))?;
     let (diff_id, _) = HashRead::new(&mut f)
         .finish()
-        .map_err(|e| ioerr(&sqfs, e))?;
+        .map_err(|e| Error::io(&sqfs, e))?;
     let config = default_config(&diff_id, opts);
     write_oci_sif(out, &sqfs, &config, OCI_CONFIG, Flavour::Oci, progress)
 }
 
 /// Image config for a directory: sh, the default PATH, `--env` and `--label`.
 fn default_config(diff_id: &str, opts: &BuildOptions) -> Vec<u8> {
-    let mut env = vec![format!("PATH={}", crate::build::native::DEFAULT_PATH)];
+    let mut env = vec![format!("PATH={}", super::common::DEFAULT_PATH)];
     for (k, v) in &opts.env {
         env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()));
         env.push(format!("{k}={v}"));

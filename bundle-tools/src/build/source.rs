@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use super::{ioerr, BuildError, BuildResult};
+use crate::error::{Error, Result};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -56,8 +56,8 @@ pub enum SourceSpec {
 impl SourceSpec {
     /// `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]`,
     /// `dir:ROOTFS`. Like skopeo, the path ends at the first `:` after the transport.
-    pub fn parse(s: &str) -> BuildResult<Self> {
-        let bad = || BuildError::SourceSpec(s.to_string());
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || Error::SourceSpec(s.to_string());
         let (transport, rest) = s.split_once(':').ok_or_else(bad)?;
         if rest.is_empty() {
             return Err(bad());
@@ -89,8 +89,8 @@ impl SourceSpec {
 }
 
 impl std::str::FromStr for SourceSpec {
-    type Err = BuildError;
-    fn from_str(s: &str) -> BuildResult<Self> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         SourceSpec::parse(s)
     }
 }
@@ -123,30 +123,27 @@ pub enum Store {
 }
 
 impl Store {
-    pub fn dir(d: &Path) -> BuildResult<Self> {
-        let md = std::fs::metadata(d).map_err(|e| ioerr(d, e))?;
+    pub fn dir(d: &Path) -> Result<Self> {
+        let md = std::fs::metadata(d).map_err(|e| Error::io(d, e))?;
         if !md.is_dir() {
-            return Err(BuildError::Image(format!(
-                "{}: not a directory",
-                d.display()
-            )));
+            return Err(Error::Image(format!("{}: not a directory", d.display())));
         }
         Ok(Store::Dir(d.to_path_buf()))
     }
 
     /// Index an uncompressed tar archive (headers only, bodies are skipped).
-    pub fn tar(file: &Path) -> BuildResult<Self> {
+    pub fn tar(file: &Path) -> Result<Self> {
         let unreadable =
-            |m: String| BuildError::Image(format!("{}: unreadable archive: {m}", file.display()));
-        let mut f = File::open(file).map_err(|e| ioerr(file, e))?;
+            |m: String| Error::Image(format!("{}: unreadable archive: {m}", file.display()));
+        let mut f = File::open(file).map_err(|e| Error::io(file, e))?;
         let mut magic = [0u8; 4];
-        let n = f.read(&mut magic).map_err(|e| ioerr(file, e))?;
+        let n = f.read(&mut magic).map_err(|e| Error::io(file, e))?;
         if n >= 2 && magic[..2] == [0x1f, 0x8b] || n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
             return Err(unreadable(
                 "compressed archive; decompress it first (only plain tar is supported)".into(),
             ));
         }
-        f.seek(SeekFrom::Start(0)).map_err(|e| ioerr(file, e))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(file, e))?;
         let mut ar = tar::Archive::new(f);
         let mut entries = HashMap::new();
         let mut links = HashMap::new();
@@ -200,7 +197,7 @@ impl Store {
     }
 
     /// Open a file by relative path; `Ok(None)` if it does not exist.
-    pub fn open(&self, rel: &str) -> BuildResult<Option<(Box<dyn Read + Send>, u64)>> {
+    pub fn open(&self, rel: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>> {
         let Some(rel) = norm_rel(rel) else {
             return Ok(None);
         };
@@ -209,14 +206,14 @@ impl Store {
                 let p = d.join(&rel);
                 match File::open(&p) {
                     Ok(f) => {
-                        let md = f.metadata().map_err(|e| ioerr(&p, e))?;
+                        let md = f.metadata().map_err(|e| Error::io(&p, e))?;
                         if !md.is_file() {
                             return Ok(None);
                         }
                         Ok(Some((Box::new(f), md.len())))
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(ioerr(&p, e)),
+                    Err(e) => Err(Error::io(&p, e)),
                 }
             }
             Store::Tar {
@@ -227,8 +224,9 @@ impl Store {
                 let mut rel = rel;
                 for _ in 0..16 {
                     if let Some(&(off, size)) = entries.get(&rel) {
-                        let mut f = File::open(file).map_err(|e| ioerr(file, e))?;
-                        f.seek(SeekFrom::Start(off)).map_err(|e| ioerr(file, e))?;
+                        let mut f = File::open(file).map_err(|e| Error::io(file, e))?;
+                        f.seek(SeekFrom::Start(off))
+                            .map_err(|e| Error::io(file, e))?;
                         return Ok(Some((Box::new(f.take(size)), size)));
                     }
                     match links.get(&rel) {
@@ -241,24 +239,24 @@ impl Store {
         }
     }
 
-    pub fn exists(&self, rel: &str) -> BuildResult<bool> {
+    pub fn exists(&self, rel: &str) -> Result<bool> {
         Ok(self.open(rel)?.is_some())
     }
 
     /// Read a small file whole (JSON metadata).
-    pub fn read_small(&self, rel: &str, what: &str) -> BuildResult<Option<Vec<u8>>> {
+    pub fn read_small(&self, rel: &str, what: &str) -> Result<Option<Vec<u8>>> {
         let Some((r, size)) = self.open(rel)? else {
             return Ok(None);
         };
         if size > JSON_LIMIT {
-            return Err(BuildError::Image(format!(
+            return Err(Error::Image(format!(
                 "{what} {rel} is too large ({size} bytes)"
             )));
         }
         let mut b = Vec::with_capacity(size as usize);
         r.take(JSON_LIMIT)
             .read_to_end(&mut b)
-            .map_err(|e| BuildError::Image(format!("{}: {rel}: {e}", self.describe())))?;
+            .map_err(|e| Error::Image(format!("{}: {rel}: {e}", self.describe())))?;
         Ok(Some(b))
     }
 }
@@ -269,8 +267,8 @@ pub fn sha256_digest(b: &[u8]) -> String {
 }
 
 /// Validate an OCI digest and return the blob path `blobs/sha256/<hex>`.
-pub fn blob_path(digest: &str) -> BuildResult<String> {
-    let bad = || BuildError::Image(format!("invalid or unsupported digest {digest:?}"));
+pub fn blob_path(digest: &str) -> Result<String> {
+    let bad = || Error::Image(format!("invalid or unsupported digest {digest:?}"));
     let (alg, hex) = digest.split_once(':').ok_or_else(bad)?;
     if alg != "sha256"
         || hex.len() != 64
@@ -283,10 +281,10 @@ pub fn blob_path(digest: &str) -> BuildResult<String> {
     Ok(format!("blobs/{alg}/{hex}"))
 }
 
-fn check_digest(b: &[u8], want: &str, what: &str) -> BuildResult<()> {
+fn check_digest(b: &[u8], want: &str, what: &str) -> Result<()> {
     let got = sha256_digest(b);
     if got != want {
-        return Err(BuildError::Digest {
+        return Err(Error::Digest {
             what: what.to_string(),
             got,
             want: want.to_string(),
@@ -295,8 +293,8 @@ fn check_digest(b: &[u8], want: &str, what: &str) -> BuildResult<()> {
     Ok(())
 }
 
-fn parse_json(b: &[u8], what: &str) -> BuildResult<Value> {
-    serde_json::from_slice(b).map_err(|e| BuildError::Image(format!("{what}: invalid JSON: {e}")))
+fn parse_json(b: &[u8], what: &str) -> Result<Value> {
+    serde_json::from_slice(b).map_err(|e| Error::Image(format!("{what}: invalid JSON: {e}")))
 }
 
 /// One layer to apply.
@@ -365,7 +363,7 @@ fn platform_matches(m: &Value) -> bool {
 }
 
 /// Pick a manifest descriptor out of an index's `manifests`.
-fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> BuildResult<&'a Value> {
+fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> Result<&'a Value> {
     if let Some(t) = tag {
         let m: Vec<&Value> = manifests
             .iter()
@@ -375,7 +373,7 @@ fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> BuildResul
             [one] => Ok(one),
             [] => {
                 let tags: Vec<&str> = manifests.iter().filter_map(ref_name).collect();
-                Err(BuildError::Image(format!(
+                Err(Error::Image(format!(
                     "{what}: no image tagged {t:?} (tags: {})",
                     if tags.is_empty() {
                         "none".to_string()
@@ -388,7 +386,7 @@ fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> BuildResul
                 let plat: Vec<&&Value> = m.iter().filter(|x| platform_matches(x)).collect();
                 match plat.as_slice() {
                     [one] => Ok(one),
-                    _ => Err(BuildError::Image(format!(
+                    _ => Err(Error::Image(format!(
                         "{what}: tag {t:?} names several images"
                     ))),
                 }
@@ -396,7 +394,7 @@ fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> BuildResul
         };
     }
     match manifests {
-        [] => Err(BuildError::Image(format!("{what} lists no image"))),
+        [] => Err(Error::Image(format!("{what} lists no image"))),
         [one] => Ok(one),
         many => {
             let plat: Vec<&Value> = many.iter().filter(|x| platform_matches(x)).collect();
@@ -404,7 +402,7 @@ fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> BuildResul
                 [one] => Ok(one),
                 _ => {
                     let tags: Vec<&str> = many.iter().filter_map(ref_name).collect();
-                    Err(BuildError::Image(format!(
+                    Err(Error::Image(format!(
                         "{what} holds {} images; choose one with :TAG (tags: {})",
                         many.len(),
                         if tags.is_empty() {
@@ -419,22 +417,22 @@ fn pick<'a>(manifests: &'a [Value], tag: Option<&str>, what: &str) -> BuildResul
     }
 }
 
-fn check_layer_type(mt: &str, i: usize) -> BuildResult<()> {
+fn check_layer_type(mt: &str, i: usize) -> Result<()> {
     if LAYER_TYPES.contains(&mt) {
         Ok(())
     } else {
-        Err(BuildError::MediaType {
+        Err(Error::MediaType {
             what: format!("layer {}", i + 1),
             media_type: mt.to_string(),
         })
     }
 }
 
-fn read_blob(store: &Store, digest: &str, what: &str) -> BuildResult<Vec<u8>> {
+fn read_blob(store: &Store, digest: &str, what: &str) -> Result<Vec<u8>> {
     let path = blob_path(digest)?;
     let b = store
         .read_small(&path, what)?
-        .ok_or_else(|| BuildError::MissingBlob {
+        .ok_or_else(|| Error::MissingBlob {
             digest: digest.to_string(),
             path: format!("{what}, {path}"),
         })?;
@@ -455,9 +453,9 @@ fn diff_ids(config: &Value) -> Vec<String> {
 }
 
 /// Resolve an OCI image layout held by `store`.
-pub fn resolve_oci(store: Store, tag: Option<&str>) -> BuildResult<ResolvedImage> {
+pub fn resolve_oci(store: Store, tag: Option<&str>) -> Result<ResolvedImage> {
     let idx_bytes = store.read_small("index.json", "index")?.ok_or_else(|| {
-        BuildError::Image(format!(
+        Error::Image(format!(
             "{}: not an OCI image layout (no index.json)",
             store.describe()
         ))
@@ -473,13 +471,13 @@ pub fn resolve_oci(store: Store, tag: Option<&str>) -> BuildResult<ResolvedImage
         let digest = desc
             .get("digest")
             .and_then(Value::as_str)
-            .ok_or_else(|| BuildError::Image("index entry without digest".into()))?
+            .ok_or_else(|| Error::Image("index entry without digest".into()))?
             .to_string();
         let mt = desc.get("mediaType").and_then(Value::as_str).unwrap_or("");
         let b = read_blob(&store, &digest, "manifest")?;
         if let Some(sz) = desc.get("size").and_then(Value::as_u64) {
             if sz != b.len() as u64 {
-                return Err(BuildError::Image(format!(
+                return Err(Error::Image(format!(
                     "manifest {digest}: size {} differs from descriptor size {sz}",
                     b.len()
                 )));
@@ -496,7 +494,7 @@ pub fn resolve_oci(store: Store, tag: Option<&str>) -> BuildResult<ResolvedImage
             || (mt.is_empty() && doc.get("manifests").is_some());
         if is_index {
             if depth > 4 {
-                return Err(BuildError::Image("image indexes nested too deeply".into()));
+                return Err(Error::Image("image indexes nested too deeply".into()));
             }
             let ms = doc
                 .get("manifests")
@@ -510,7 +508,7 @@ pub fn resolve_oci(store: Store, tag: Option<&str>) -> BuildResult<ResolvedImage
             OCI_MANIFEST | "" => Flavour::Oci,
             DOCKER_MANIFEST => Flavour::Docker,
             other => {
-                return Err(BuildError::MediaType {
+                return Err(Error::MediaType {
                     what: format!("manifest {digest}"),
                     media_type: other.to_string(),
                 })
@@ -521,15 +519,11 @@ pub fn resolve_oci(store: Store, tag: Option<&str>) -> BuildResult<ResolvedImage
     unreachable!()
 }
 
-fn resolve_manifest(
-    store: Store,
-    manifest: &Value,
-    flavour: Flavour,
-) -> BuildResult<ResolvedImage> {
+fn resolve_manifest(store: Store, manifest: &Value, flavour: Flavour) -> Result<ResolvedImage> {
     let cfg_digest = manifest
         .pointer("/config/digest")
         .and_then(Value::as_str)
-        .ok_or_else(|| BuildError::Image("manifest has no config digest".into()))?;
+        .ok_or_else(|| Error::Image("manifest has no config digest".into()))?;
     let config_media_type = manifest
         .pointer("/config/mediaType")
         .and_then(Value::as_str)
@@ -539,7 +533,7 @@ fn resolve_manifest(
         })
         .to_string();
     if config_media_type != OCI_CONFIG && config_media_type != DOCKER_CONFIG {
-        return Err(BuildError::MediaType {
+        return Err(Error::MediaType {
             what: "image config".into(),
             media_type: config_media_type,
         });
@@ -559,10 +553,10 @@ fn resolve_manifest(
         let digest = l
             .get("digest")
             .and_then(Value::as_str)
-            .ok_or_else(|| BuildError::Image(format!("layer {} has no digest", i + 1)))?;
+            .ok_or_else(|| Error::Image(format!("layer {} has no digest", i + 1)))?;
         let path = blob_path(digest)?;
         let Some((_, size)) = store.open(&path)? else {
-            return Err(BuildError::MissingBlob {
+            return Err(Error::MissingBlob {
                 digest: digest.to_string(),
                 path: format!("layer {}, {path}", i + 1),
             });
@@ -576,7 +570,7 @@ fn resolve_manifest(
         });
     }
     if layers.is_empty() {
-        return Err(BuildError::Image("image has no layers".into()));
+        return Err(Error::Image("image has no layers".into()));
     }
     Ok(ResolvedImage {
         store,
@@ -588,11 +582,11 @@ fn resolve_manifest(
 }
 
 /// Resolve a `docker save` / skopeo docker-archive.
-pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<ResolvedImage> {
+pub fn resolve_docker(store: Store, reference: Option<&str>) -> Result<ResolvedImage> {
     let mb = store
         .read_small("manifest.json", "manifest")?
         .ok_or_else(|| {
-            BuildError::Image(format!(
+            Error::Image(format!(
                 "{}: not a docker archive (no manifest.json)",
                 store.describe()
             ))
@@ -600,7 +594,7 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
     let m = parse_json(&mb, "manifest.json")?;
     let list = m
         .as_array()
-        .ok_or_else(|| BuildError::Image("manifest.json is not a list".into()))?;
+        .ok_or_else(|| Error::Image("manifest.json is not a list".into()))?;
     let tags_of = |e: &Value| -> Vec<String> {
         e.get("RepoTags")
             .and_then(Value::as_array)
@@ -620,7 +614,7 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
             match found.as_slice() {
                 [one] => *one,
                 _ => {
-                    return Err(BuildError::Image(format!(
+                    return Err(Error::Image(format!(
                         "docker archive: no single image tagged {r:?}"
                     )))
                 }
@@ -628,10 +622,10 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
         }
         None => match list.as_slice() {
             [one] => one,
-            [] => return Err(BuildError::Image("docker archive holds no image".into())),
+            [] => return Err(Error::Image("docker archive holds no image".into())),
             many => {
                 let tags: Vec<String> = many.iter().flat_map(tags_of).collect();
-                return Err(BuildError::Image(format!(
+                return Err(Error::Image(format!(
                     "docker archive holds {} images; choose one with :REF (tags: {})",
                     many.len(),
                     tags.join(", ")
@@ -642,10 +636,10 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
     let cfg_path = entry
         .get("Config")
         .and_then(Value::as_str)
-        .ok_or_else(|| BuildError::Image("manifest.json entry has no Config".into()))?;
+        .ok_or_else(|| Error::Image("manifest.json entry has no Config".into()))?;
     let config = store
         .read_small(cfg_path, "config")?
-        .ok_or_else(|| BuildError::MissingBlob {
+        .ok_or_else(|| Error::MissingBlob {
             digest: String::new(),
             path: format!("config {cfg_path}"),
         })?;
@@ -666,10 +660,10 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if paths.is_empty() {
-        return Err(BuildError::Image("image has no layers".into()));
+        return Err(Error::Image("image has no layers".into()));
     }
     if ids.len() != paths.len() {
-        return Err(BuildError::Image(format!(
+        return Err(Error::Image(format!(
             "config lists {} diff_ids for {} layers",
             ids.len(),
             paths.len()
@@ -678,7 +672,7 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
     let mut layers = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         let Some((_, size)) = store.open(p)? else {
-            return Err(BuildError::MissingBlob {
+            return Err(Error::MissingBlob {
                 digest: ids[i].clone(),
                 path: format!("layer {}, {p}", i + 1),
             });
@@ -701,14 +695,14 @@ pub fn resolve_docker(store: Store, reference: Option<&str>) -> BuildResult<Reso
 }
 
 /// Resolve any OCI-ish source.
-pub fn resolve(spec: &SourceSpec) -> BuildResult<ResolvedImage> {
+pub fn resolve(spec: &SourceSpec) -> Result<ResolvedImage> {
     match spec {
         SourceSpec::OciDir { dir, tag } => resolve_oci(Store::dir(dir)?, tag.as_deref()),
         SourceSpec::OciArchive { file, tag } => resolve_oci(Store::tar(file)?, tag.as_deref()),
         SourceSpec::DockerArchive { file, reference } => {
             resolve_docker(Store::tar(file)?, reference.as_deref())
         }
-        SourceSpec::Dir(_) => Err(BuildError::Options("dir: is not an OCI image".into())),
+        SourceSpec::Dir(_) => Err(Error::Options("dir: is not an OCI image".into())),
     }
 }
 

@@ -8,12 +8,12 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{BuildError, BuildResult};
+use crate::error::{Error, Result};
 
 /// `mksquashfs SRC OUT` with gzip (what SingularityCE's OCI-SIF layers and native
 /// images use), a zero creation time for reproducibility, xattrs kept and owners as
 /// they are in SRC (no `-all-root`). Returns the image size.
-pub fn mksquashfs(src: &Path, out: &Path) -> BuildResult<u64> {
+pub fn mksquashfs(src: &Path, out: &Path) -> Result<u64> {
     let res = Command::new("mksquashfs")
         .arg(src)
         .arg(out)
@@ -34,11 +34,11 @@ pub fn mksquashfs(src: &Path, out: &Path) -> BuildResult<u64> {
     let o = match res {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BuildError::Squashfs(
+            return Err(Error::Squashfs(
                 "mksquashfs not found (install squashfs-tools)".into(),
             ))
         }
-        Err(e) => return Err(BuildError::Squashfs(e.to_string())),
+        Err(e) => return Err(Error::Squashfs(e.to_string())),
     };
     if !o.status.success() {
         let msg = String::from_utf8_lossy(&o.stderr);
@@ -47,9 +47,9 @@ pub fn mksquashfs(src: &Path, out: &Path) -> BuildResult<u64> {
             .map(str::trim)
             .rfind(|l| !l.is_empty())
             .unwrap_or("failed");
-        return Err(BuildError::Squashfs(format!("{} ({})", line, o.status)));
+        return Err(Error::Squashfs(format!("{} ({})", line, o.status)));
     }
     std::fs::metadata(out)
         .map(|m| m.len())
-        .map_err(|e| super::ioerr(out, e))
+        .map_err(|e| Error::io(out, e))
 }

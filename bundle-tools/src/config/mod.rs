@@ -1,0 +1,57 @@
+//! Config generation: a bundle's OCI runtime `config.json` from the image's metadata.
+//!
+//! * [`spec`]: image config (OCI-SIF) or labels + environment (native SIF) → OCI
+//!   runtime spec; pure functions of the metadata, unit-tested and fuzzed.
+//! * [`envscript`]: evaluating a native SIF's `/.singularity.d/env/*.sh` scripts.
+//! * [`options`]: what the caller asks for on top of the image (Singularity's OCI-mode
+//!   options); applied last, by [`oci_bundle_spec`] and [`native_bundle_spec`].
+
+pub mod envscript;
+pub mod options;
+pub mod spec;
+
+use std::path::Path;
+
+use oci_spec::image::Config as ImageConfig;
+use oci_spec::runtime::Spec;
+
+pub use options::Options;
+pub use spec::{
+    labels_to_annotations, resolve_user, spec_for_native, spec_from_image_config, DEFAULT_PATH,
+    NATIVE_ARGS, STOP_SIGNAL_ANNOTATION,
+};
+
+use crate::error::Result;
+
+/// Spec for a bundle of an OCI-SIF whose root filesystem is mounted at `rootfs` (its
+/// `/etc/passwd` and `/etc/group` resolve the image's `User`).
+pub fn oci_bundle_spec(
+    image_config: Option<&ImageConfig>,
+    rootfs: &Path,
+    opts: &Options,
+) -> Result<Spec> {
+    let mut spec = spec_from_image_config(
+        image_config,
+        read_small(rootfs, "etc/passwd").as_deref(),
+        read_small(rootfs, "etc/group").as_deref(),
+    )?;
+    opts.apply(&mut spec)?;
+    Ok(spec)
+}
+
+/// Spec for a bundle of a native SIF whose root filesystem is mounted at `rootfs`
+/// (environment from its env scripts, annotations from its `labels.json`).
+pub fn native_bundle_spec(rootfs: &Path, opts: &Options) -> Result<Spec> {
+    let env = envscript::image_env(rootfs, &[]);
+    let mut spec = spec_for_native(
+        env,
+        read_small(rootfs, ".singularity.d/labels.json").as_deref(),
+    )?;
+    opts.apply(&mut spec)?;
+    Ok(spec)
+}
+
+/// Read a small text file from the mounted rootfs (None if absent or not UTF-8; cut at 1 MiB).
+fn read_small(rootfs: &Path, rel: &str) -> Option<String> {
+    envscript::read_capped(&rootfs.join(rel), 1 << 20).ok()
+}

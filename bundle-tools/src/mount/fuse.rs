@@ -1,0 +1,148 @@
+//! The FUSE layer (no root needed): squashfuse for each read-only layer,
+//! fuse-overlayfs over them, fusermount to undo them, and finding and stopping the
+//! FUSE daemons that serve a bundle.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Command;
+
+use super::mode::{is_root, merr};
+use super::mountinfo::is_mountpoint;
+use super::plan::Layer;
+use super::state::MountState;
+use crate::error::Result;
+use crate::sif::FsType;
+
+/// Mount layer `l` of `image` read-only at `dir` with squashfuse.
+pub(super) fn mount_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Result<()> {
+    if l.fs != FsType::Squashfs {
+        return Err(merr("only squashfs layers can be mounted in fuse mode"));
+    }
+    let mut o = format!("ro,offset={}", l.offset);
+    if is_root() {
+        o.push_str(",allow_other");
+    }
+    st.will_mount(dir, "fuse.squashfuse", true)?;
+    run_tool(
+        "squashfuse",
+        &[
+            OsStr::new("-o"),
+            OsStr::new(&o),
+            image.as_os_str(),
+            dir.as_os_str(),
+        ],
+    )
+}
+
+/// Mount fuse-overlayfs at `rootfs` with options `opts`.
+pub(super) fn mount_overlay(st: &mut MountState, rootfs: &Path, opts: &str) -> Result<()> {
+    let mut o = opts.to_string();
+    if is_root() {
+        o.push_str(",allow_other");
+    }
+    st.will_mount(rootfs, "fuse.fuse-overlayfs", true)?;
+    run_tool(
+        "fuse-overlayfs",
+        &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
+    )
+}
+
+/// Unmount a FUSE mount without root (fusermount3, else fusermount); `force` makes
+/// a busy one detach lazily.
+pub(super) fn fusermount_unmount(target: &Path, force: bool) -> Result<()> {
+    let fusermount = || {
+        run_tool("fusermount3", &[OsStr::new("-u"), target.as_os_str()])
+            .or_else(|_| run_tool("fusermount", &[OsStr::new("-u"), target.as_os_str()]))
+    };
+    // Busy until the daemon stacked above has exited: retry a while.
+    let mut r = fusermount();
+    for _ in 0..200 {
+        if r.is_ok() || !is_mountpoint(target) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        r = fusermount();
+    }
+    match r {
+        Ok(()) => Ok(()),
+        Err(_) if !is_mountpoint(target) => Ok(()),
+        Err(_) if force => run_tool(
+            "fusermount3",
+            &[OsStr::new("-u"), OsStr::new("-z"), target.as_os_str()],
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+fn run_tool(tool: &str, args: &[&OsStr]) -> Result<()> {
+    let out = Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| merr(format!("cannot run {tool}: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(merr(format!(
+            "{tool} failed ({}): {}",
+            out.status,
+            err.trim().lines().last().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+/// FUSE daemons (squashfuse, fuse-overlayfs) whose mount point is at or below `dir`.
+fn helpers_under(dir: &Path) -> Vec<i32> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmd.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+            let tool = args
+                .first()
+                .map(|a| Path::new(OsStr::from_bytes(a)))
+                .and_then(Path::file_name)
+                .and_then(OsStr::to_str)
+                .unwrap_or("");
+            // Both take the mount point as their last argument.
+            matches!(tool, "squashfuse" | "squashfuse_ll" | "fuse-overlayfs")
+                && args
+                    .last()
+                    .is_some_and(|a| Path::new(OsStr::from_bytes(a)).starts_with(dir))
+        })
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+        !st.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with(['Z', 'X'])
+    })
+}
+
+/// SIGKILL the FUSE daemons still serving something under `dir` and wait (up to 5 s)
+/// until they are gone.
+pub(super) fn kill_helpers_under(dir: &Path) {
+    use nix::sys::signal::{kill, SIGKILL};
+    let helpers = helpers_under(dir);
+    for &pid in &helpers {
+        // A pid just found by its command line; one gone meanwhile is fine.
+        let _ = kill(nix::unistd::Pid::from_raw(pid), SIGKILL);
+    }
+    for _ in 0..500 {
+        if !helpers.iter().any(|&p| alive(p)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

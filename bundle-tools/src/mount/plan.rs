@@ -1,0 +1,150 @@
+//! The plan: what to mount (an image's read-only layers) and where (the bundle
+//! layout and the overlay options over it). Nothing here touches the system.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::oci_sif::OciImage;
+use crate::sif::{Extra, FsType, Sif};
+
+/// A read-only layer to mount: a byte range of the image.
+#[derive(Debug, Clone)]
+pub(super) struct Layer {
+    pub offset: u64,
+    pub size: u64,
+    pub fs: FsType,
+}
+
+/// What the image is, for the config: a native SIF or a resolved OCI-SIF.
+pub(super) enum Source {
+    Native,
+    Oci(Box<OciImage>),
+}
+
+impl Source {
+    /// As recorded in the mount state's `image_kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Native => "native",
+            Source::Oci(_) => "oci",
+        }
+    }
+}
+
+/// Find what to mount in an image.
+pub(super) fn plan(sif: &Sif) -> Result<(Source, Vec<Layer>)> {
+    if sif.is_oci() {
+        let img = OciImage::resolve(sif)?;
+        let layers = img
+            .rootfs_layers()?
+            .iter()
+            .map(|l| Layer {
+                offset: l.offset,
+                size: l.size,
+                fs: FsType::Squashfs,
+            })
+            .collect();
+        return Ok((Source::Oci(Box::new(img)), layers));
+    }
+    let p = sif
+        .primary_partition()
+        .ok_or_else(|| Error::NoRootfs("image has no primary system partition".into()))?;
+    let Extra::Partition { fs, .. } = p.extra else {
+        unreachable!("primary_partition returns partitions")
+    };
+    let fs = match fs {
+        FsType::Squashfs | FsType::Ext3 | FsType::Raw => sif.sniff_fs(p).ok_or_else(|| {
+            Error::NoRootfs(format!(
+                "primary partition (object {}) holds neither squashfs nor ext3 data",
+                p.id
+            ))
+        })?,
+        FsType::EncryptedSquashfs => {
+            return Err(Error::NoRootfs(
+                "encrypted squashfs partitions are not supported".into(),
+            ))
+        }
+        o => {
+            return Err(Error::NoRootfs(format!(
+                "primary partition has unsupported filesystem type {o}"
+            )))
+        }
+    };
+    Ok((
+        Source::Native,
+        vec![Layer {
+            offset: p.offset as u64,
+            size: p.size as u64,
+            fs,
+        }],
+    ))
+}
+
+/// The bundle's directories: `layers/<i>`, `rootfs`, `overlay/{upper,work}`, `volumes`.
+pub(super) struct Layout {
+    pub layers: PathBuf,
+    pub rootfs: PathBuf,
+    pub overlay: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub volumes: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Layout {
+    pub fn new(bundle: &Path) -> Self {
+        let overlay = bundle.join("overlay");
+        Layout {
+            layers: bundle.join("layers"),
+            rootfs: bundle.join("rootfs"),
+            upper: overlay.join("upper"),
+            work: overlay.join("work"),
+            overlay,
+            volumes: bundle.join("volumes"),
+            config: bundle.join("config.json"),
+        }
+    }
+
+    /// Mount point of layer `i` (0 = bottom).
+    pub fn layer(&self, i: usize) -> PathBuf {
+        self.layers.join(i.to_string())
+    }
+
+    /// The directories to create, parents first, with their modes.
+    pub fn dirs(&self, n_layers: usize) -> Vec<(PathBuf, u32)> {
+        let mut dirs = vec![
+            (self.layers.clone(), 0o755),
+            (self.rootfs.clone(), 0o755),
+            (self.overlay.clone(), 0o700),
+            (self.upper.clone(), 0o755),
+            (self.work.clone(), 0o700),
+            (self.volumes.clone(), 0o755),
+        ];
+        dirs.extend((0..n_layers).map(|i| (self.layer(i), 0o755)));
+        dirs
+    }
+
+    /// Overlay mount options over layers `0..n_layers` (overlayfs and
+    /// fuse-overlayfs take the same ones).
+    pub fn overlay_options(&self, n_layers: usize) -> String {
+        // overlay lowerdir lists the top layer first
+        let lower: Vec<String> = (0..n_layers)
+            .rev()
+            .map(|i| escape_overlay_path(&self.layer(i)))
+            .collect();
+        format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.join(":"),
+            escape_overlay_path(&self.upper),
+            escape_overlay_path(&self.work)
+        )
+    }
+}
+
+/// overlayfs splits options on ',' and lowerdir on ':'; escape them in paths.
+fn escape_overlay_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
+}
