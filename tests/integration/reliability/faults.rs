@@ -4,7 +4,8 @@
 //! and the same id (or bundle path) must work again.
 //!
 //! Iterations per operation: `SIFRUN_FAULT_ITERATIONS` (default 20 here; 200 in
-//! hack/fault-inject.sh, which runs `cargo test --test integration reliability::faults::`). Replay a run with the seed it prints (`SIFRUN_TEST_SEED`).
+//! hack/fault-inject.sh, which runs `cargo test --release --test integration
+//! reliability::faults::`). Replay a run with the seed it prints (`SIFRUN_TEST_SEED`).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
