@@ -9,9 +9,7 @@ fn checkpoint_and_restore_fail_clearly_without_support() {
         return;
     }
     let rt = Runtime::new();
-    let id = unique_id("ckpt");
-    let b = Bundle::sleeper(&id);
-    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let (id, b) = rt.run_sleeper("ckpt");
     let o = rt.run(["--criu", "/nonexistent/criu", "checkpoint", &id]);
     assert_one_line_error(&o, Some("criu"));
     assert_eq!(rt.status(&id).as_deref(), Some("running"));

@@ -29,9 +29,7 @@ fn events_streams_and_ends_with_the_container() {
         return;
     }
     let rt = Runtime::new();
-    let id = unique_id("events");
-    let b = Bundle::sleeper(&id);
-    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let (id, b) = rt.run_sleeper("events");
     let out = b.dir.join("events.out");
     let mut c = rt.cmd(["events", "--interval", "1", &id]);
     c.stdout(std::fs::File::create(&out).unwrap());

@@ -14,9 +14,7 @@ fn exec_options_and_exit_codes() {
         return;
     }
     let rt = Runtime::new();
-    let id = unique_id("exec");
-    let b = Bundle::sleeper(&id);
-    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let (id, b) = rt.run_sleeper("exec");
 
     let o = rt.run(["exec", &id, "sh", "-c", "exit 4"]);
     assert_eq!(o.status.code(), Some(4));

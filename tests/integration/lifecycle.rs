@@ -108,9 +108,7 @@ fn kill_accepts_names_numbers_and_default_term() {
     }
     let o = rt.run(["kill", "nope-such-id", "KILL"]);
     assert_one_line_error(&o, Some("does not exist"));
-    let id = unique_id("killbad");
-    let b = Bundle::sleeper(&id);
-    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let (id, _b) = rt.run_sleeper("killbad");
     assert_one_line_error(&rt.run(["kill", &id, "NOSUCHSIG"]), Some("signal"));
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     // --all signals every process in the cgroup.

@@ -193,6 +193,15 @@ impl Runtime {
         output_with_timeout(c, Duration::from_secs(60))
     }
 
+    /// A [`Bundle::sleeper`] tagged with a fresh id, `run -d` as that id (tracked);
+    /// returns (id, bundle).
+    pub fn run_sleeper(&self, tag: &str) -> (String, Bundle) {
+        let id = unique_id(tag);
+        let b = Bundle::sleeper(&id);
+        assert_ok(&self.run_detached(&id, b.path()), "run -d");
+        (id, b)
+    }
+
     /// `state ID` parsed, or None if it failed.
     pub fn state(&self, id: &str) -> Option<serde_json::Value> {
         let o = self.run(["state", id]);

@@ -371,9 +371,7 @@ fn cve_2024_21626_no_host_fd_or_cwd_with_exec() {
     let rt = Runtime::new();
     let host = TmpDir::new("sifrun-leakdir");
     std::fs::write(host.join("host-canary"), "x").unwrap();
-    let b = Bundle::sleeper("cve21626exec");
-    let id = unique_id("cve21626exec");
-    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let (id, _b) = rt.run_sleeper("cve21626exec");
     for args in [
         vec!["exec", id.as_str(), "sh", "-c", FD_PROBE],
         vec!["exec", "--cwd", "/", id.as_str(), "sh", "-c", FD_PROBE],
