@@ -1,6 +1,6 @@
 #![allow(dead_code)] // each fuzz target uses one of the harnesses
 //! The fuzz harnesses, shared by the cargo-fuzz targets (fuzz/fuzz_targets/) and the
-//! CI test that replays fuzz/regressions/ (tests/security_fuzz_regressions.rs).
+//! CI test that replays fuzz/regressions/ (tests/integration/security/fuzz_regressions.rs).
 //! Each must never panic, whatever the input; errors are fine.
 
 use bundle_tools::sif::{Descriptor, Sif};

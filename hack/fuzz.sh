@@ -6,8 +6,9 @@
 # The corpus lives in fuzz/corpus/<target> (not committed), seeded from
 # fuzz/regressions/<target> and the SIF fixtures in ../shared/fixtures/sif. Every
 # crash libFuzzer finds (fuzz/artifacts/<target>/crash-*, oom-*, timeout-*) is copied
-# to fuzz/regressions/<target>/, which tests/security_fuzz_regressions.rs replays in
-# CI: commit it together with the fix.
+# to fuzz/regressions/<target>/, which tests/integration/security/fuzz_regressions.rs
+# replays in CI (`cargo test --release --test integration security::fuzz_regressions::`):
+# commit it together with the fix.
 #
 # Toolchain: cargo-fuzz needs nightly. With `rustup toolchain list` showing a nightly,
 # `cargo +nightly fuzz` is used; otherwise stable with RUSTC_BOOTSTRAP=1 (which lets

@@ -1,50 +1,29 @@
-//! `sifrun oci run --image`: one step from SIF to exit code, leaving no mounts, loop
-//! devices or state; and the monitor with pipes (no terminal): stdout/stderr, stdin,
-//! exit code in state and log, kill/exec/pause/resume over the same container.
-
-mod oci_common;
+//! The `sifrun oci …` commands (singularity's `oci` interface):
+//!
+//! * `oci run --image`: one step from SIF to exit code, leaving no mounts, loop devices
+//!   or state, also on SIGTERM;
+//! * the monitor with pipes (no terminal): stdout/stderr, stdin, exit code in state and
+//!   log, kill/exec/pause/resume/delete over the same container;
+//! * the hand-driven lifecycle in a real terminal (tmux): create a busybox shell with a
+//!   terminal, start, attach, type, detach with Ctrl-P Ctrl-Q, re-attach, exit, delete,
+//!   umount.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oci_common::{can_run, fixture, sifrun, Scratch};
-
-/// A hard link to the fixture inside the scratch dir, so loop devices made from it
-/// are told apart from those of tests running at the same time (same file system;
-/// else the fixture itself).
-fn private_image(s: &Scratch) -> PathBuf {
-    let link = s.dir.join("busybox.sif");
-    match std::fs::hard_link(fixture(), &link) {
-        Ok(()) => link,
-        Err(_) => fixture(),
-    }
-}
-
-fn loops_backed_by(image: &Path) -> Vec<String> {
-    let want = image.to_string_lossy().into_owned();
-    let Ok(rd) = std::fs::read_dir("/sys/block") else {
-        return vec![];
-    };
-    rd.flatten()
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("loop/backing_file"))
-                .is_ok_and(|b| b.trim_end() == want)
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
-}
+use crate::common::oci::{can_run, Scratch};
+use crate::common::sif::busybox_sif_copy;
+use crate::common::{loop_devices_of, SIFRUN};
 
 fn assert_nothing_left(s: &Scratch, image: &Path, id: &str) {
-    assert_eq!(s.mounts(), Vec::<String>::new(), "mounts left");
-    if image != fixture() {
-        assert_eq!(
-            loops_backed_by(image),
-            Vec::<String>::new(),
-            "loop devices left"
-        );
-    }
+    assert_eq!(s.mounts(), Vec::<std::path::PathBuf>::new(), "mounts left");
+    assert_eq!(
+        loop_devices_of(image),
+        Vec::<String>::new(),
+        "loop devices left"
+    );
     assert!(!s.root.join(id).exists(), "container state left");
     assert!(!s.root.join(".oci").join(id).exists(), "oci state left");
     assert!(!s.run(&["oci", "state", id]).status.success());
@@ -56,7 +35,7 @@ fn run_image_prints_and_exits_with_the_container_code() {
         return;
     }
     let mut s = Scratch::new("runimg");
-    let image = private_image(&s);
+    let image = busybox_sif_copy(&s.dir.path);
     let img = image.to_str().unwrap();
     let id = s.id("t1");
 
@@ -90,9 +69,9 @@ fn run_image_cleans_up_on_sigterm() {
         return;
     }
     let mut s = Scratch::new("runterm");
-    let image = private_image(&s);
+    let image = busybox_sif_copy(&s.dir.path);
     let id = s.id("term");
-    let mut child = Command::new(sifrun())
+    let mut child = Command::new(SIFRUN)
         .arg("--root")
         .arg(&s.root)
         .args(["oci", "run", "--image"])
@@ -162,7 +141,7 @@ fn create_attach_with_pipes_and_the_other_commands() {
     s.ok(&["oci", "resume", &id]);
     assert_eq!(s.state(&id)["status"], "running");
 
-    let mut attach = Command::new(sifrun())
+    let mut attach = Command::new(SIFRUN)
         .arg("--root")
         .arg(&s.root)
         .args(["oci", "attach", &id])
@@ -198,7 +177,7 @@ fn create_attach_with_pipes_and_the_other_commands() {
 
     s.ok(&["oci", "delete", &id]);
     s.ok(&["oci", "umount", bundle.to_str().unwrap()]);
-    assert_eq!(s.mounts(), Vec::<String>::new());
+    assert_eq!(s.mounts(), Vec::<std::path::PathBuf>::new());
     assert!(!s.root.join(".oci").exists());
 }
 
@@ -257,4 +236,127 @@ fn wait_exit_code(s: &Scratch, id: &str, code: &str) {
         assert!(Instant::now() < deadline, "no exit code {code}: {state}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+// ---------------------------------------------------------------------------------
+// oci attach in a terminal (tmux)
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tmux {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pane(session: &str) -> String {
+    tmux(&["capture-pane", "-p", "-J", "-S", "-200", "-t", session])
+}
+
+/// Waits until the pane satisfies `pred`; fails with the pane's text after 15 s.
+fn wait_pane(session: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = pane(session);
+        if pred(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; pane:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l.trim_end() == line)
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+#[test]
+fn attach_detach_reattach_exit_in_tmux() {
+    if !can_run("tmux lifecycle") {
+        return;
+    }
+    if !crate::common::have("tmux") {
+        eprintln!("skipped: no tmux");
+        return;
+    }
+    let mut s = Scratch::new("tmux");
+    let id = s.id("tty");
+    let session = crate::common::unique_id("sifrun-oci");
+    s.sessions.push(session.clone());
+
+    // A shell with a terminal that says something before anyone attaches.
+    s.mount(|p| {
+        p["terminal"] = true.into();
+        p["args"] = serde_json::json!(["sh", "-c", "echo before-attach; exec sh"]);
+    });
+    let bundle = s.bundle();
+    s.ok(&["oci", "create", "-b", bundle.to_str().unwrap(), &id]);
+    assert_eq!(s.state(&id)["status"], "created");
+    s.ok(&["oci", "start", &id]);
+
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "env -i PATH=/usr/bin:/bin TERM=xterm PS1='host$ ' bash --norc --noprofile",
+    ]);
+    wait_pane(&session, "the host shell", |t| t.contains("host$"));
+    let attach = format!(
+        "{} --root {} oci attach {id}; echo ATTACH-RC=$?",
+        SIFRUN,
+        s.root.display()
+    );
+    tmux(&["send-keys", "-t", &session, &attach, "Enter"]);
+    // Output from before the attach is replayed.
+    wait_pane(&session, "replayed output", |t| {
+        has_line(t, "before-attach")
+    });
+    tmux(&["send-keys", "-t", &session, "echo hi", "Enter"]);
+    wait_pane(&session, "hi", |t| has_line(t, "hi"));
+
+    tmux(&["send-keys", "-t", &session, "C-p", "C-q"]);
+    wait_pane(&session, "detach", |t| t.contains("ATTACH-RC=0"));
+    assert_eq!(s.state(&id)["status"], "running");
+
+    tmux(&["send-keys", "-t", &session, &attach, "Enter"]);
+    // Attached when our input reaches the container's shell.
+    tmux(&["send-keys", "-t", &session, "echo again", "Enter"]);
+    wait_pane(&session, "second attach", |t| has_line(t, "again"));
+    tmux(&["send-keys", "-t", &session, "exit", "Enter"]);
+    wait_pane(&session, "exit", |t| count(t, "ATTACH-RC=0") == 2);
+
+    let state = s.state(&id);
+    assert_eq!(state["status"], "stopped");
+    assert_eq!(state["annotations"]["sifrun.oci.exit-code"], "0");
+    let log = s.ok(&["oci", "logs", "--raw", &id]);
+    assert!(
+        log.lines().any(|l| l.contains(" stdout F hi")),
+        "log:\n{log}"
+    );
+    assert!(
+        log.lines().last().unwrap().contains("exited with status 0"),
+        "log:\n{log}"
+    );
+
+    s.ok(&["oci", "delete", &id]);
+    assert!(!s.run(&["oci", "state", &id]).status.success());
+    s.ok(&["oci", "umount", bundle.to_str().unwrap()]);
+    assert!(!bundle.exists());
+    assert_eq!(s.mounts(), Vec::<std::path::PathBuf>::new());
+    assert!(!s.root.join(".oci").exists());
+    assert!(!s.root.join(&id).exists());
 }

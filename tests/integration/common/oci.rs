@@ -1,35 +1,29 @@
-//! Shared by the `oci_*` tests: the sifrun binary, a private state root and bundle
-//! per test, and a Drop guard that removes whatever a failed test left behind.
+//! For the `sifrun oci …` tests: a private scratch dir with the state root and the
+//! bundle inside, unique container ids, and a Drop guard that removes whatever a
+//! failed test left behind (containers, the bundle's mounts, tmux sessions).
 
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-pub fn sifrun() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sifrun"))
-}
-
-pub fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sif/busybox_amd64.sif")
-}
+use super::sif::busybox_sif;
+use super::{is_root, mounts_under, unique_id, TmpDir, SIFRUN};
 
 /// Root (the runtime), and the fixture present: else the test is skipped.
 pub fn can_run(what: &str) -> bool {
-    if !nix::unistd::geteuid().is_root() {
+    if !is_root() {
         eprintln!("skipped {what}: needs root");
         return false;
     }
-    if !fixture().exists() {
-        eprintln!("skipped {what}: no {}", fixture().display());
+    if !busybox_sif().exists() {
+        eprintln!("skipped {what}: no {}", busybox_sif().display());
         return false;
     }
     true
 }
 
-/// A scratch dir with the state root inside; ids are unique per process and tag.
+/// A scratch dir with the state root inside; ids are unique per test.
 pub struct Scratch {
-    pub dir: PathBuf,
+    pub dir: TmpDir,
     pub root: PathBuf,
     /// Container ids to delete on drop.
     pub ids: Vec<String>,
@@ -39,9 +33,7 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sifrun-oci-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TmpDir::new(&format!("sifrun-oci-{tag}"));
         let root = dir.join("state");
         Scratch {
             dir,
@@ -55,15 +47,16 @@ impl Scratch {
         self.dir.join("bundle")
     }
 
+    /// A unique container id, deleted on drop.
     pub fn id(&mut self, name: &str) -> String {
-        let id = format!("oci-{name}-{}", std::process::id());
+        let id = unique_id(&format!("oci-{name}"));
         self.ids.push(id.clone());
         id
     }
 
     /// `sifrun --root ROOT ARGS...` with stdin from /dev/null.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(sifrun())
+        Command::new(SIFRUN)
             .arg("--root")
             .arg(&self.root)
             .args(args)
@@ -90,7 +83,7 @@ impl Scratch {
         self.ok(&[
             "oci",
             "mount",
-            fixture().to_str().unwrap(),
+            busybox_sif().to_str().unwrap(),
             bundle.to_str().unwrap(),
         ]);
         let path = bundle.join("config.json");
@@ -105,14 +98,8 @@ impl Scratch {
     }
 
     /// Mount points under the scratch dir (there must be none after umount).
-    pub fn mounts(&self) -> Vec<String> {
-        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let dir = self.dir.to_string_lossy().into_owned();
-        mi.lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|t| t.starts_with(&dir))
-            .map(str::to_string)
-            .collect()
+    pub fn mounts(&self) -> Vec<PathBuf> {
+        mounts_under(&self.dir.path)
     }
 }
 
@@ -130,9 +117,6 @@ impl Drop for Scratch {
         if bundle.exists() {
             let _ = self.run(&["oci", "umount", "--force", bundle.to_str().unwrap()]);
         }
-        // Only when nothing is mounted any more: never walk into a live mount.
-        if self.mounts().is_empty() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        // Then the TmpDir lazily unmounts whatever is still mounted and removes it.
     }
 }

@@ -5,14 +5,13 @@
 //!
 //! The tests need root to create the user; they run sifrun as that user.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::*;
+use crate::common::sif::busybox_sif_copy;
+use crate::common::*;
 
 const USER: &str = "sifrun-test";
 
@@ -217,12 +216,7 @@ fn rootless_fuse_mount_and_run_a_sif() {
     let (uid, gid) = test_user();
     let home = user_home(uid, gid);
     let h = &home.path;
-    let img = h.join("busybox.sif");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sif/busybox_amd64.sif"),
-        &img,
-    )
-    .unwrap();
+    let img = busybox_sif_copy(h);
     chown_r(h, uid, gid);
     let bundle = h.join("bundle");
     let root = h.join("state");

@@ -3,13 +3,12 @@
 //! cgroup, no process, no mount), or — where runc accepts the input — works without
 //! escaping the container's rootfs.
 
-mod common;
-
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::sif::busybox_sif;
+use crate::common::*;
 
 /// The state root holds nothing but sifrun's own dot-files (create locks).
 #[track_caller]
@@ -363,16 +362,12 @@ fn missing_or_bogus_bundle() {
     create_fails_cleanly(&rt, &t.path, Some("config.json"));
 }
 
-fn fixture_sif() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sif/busybox_amd64.sif")
-}
-
 #[test]
 fn mount_of_hostile_sif_files() {
     if !require_root() {
         return;
     }
-    let src = fixture_sif();
+    let src = busybox_sif();
     let good = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let t = TmpDir::new("sifrun-badsif");
     let mut cases: Vec<(&str, Vec<u8>)> = vec![

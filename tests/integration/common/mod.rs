@@ -1,6 +1,5 @@
-#![allow(dead_code)]
-//! Helpers shared by the integration tests of the sifrun binary (reliability,
-//! security, rootless …). Use with `mod common;` in a test file.
+//! Helpers shared by all the integration tests (`tests/integration/`): use them with
+//! `use crate::common::*;`.
 //!
 //! * [`TmpDir`]: a unique directory under the system temp dir, removed (after a lazy
 //!   unmount of anything still mounted below it) when dropped.
@@ -9,9 +8,16 @@
 //!   it was asked to create is `delete --force`d when it is dropped, even if the test
 //!   panicked.
 //! * [`Bundle`]: a busybox bundle (config from `sifrun spec`, rootfs from the static
-//!   /bin/busybox), with a JSON editor for config.json.
+//!   /bin/busybox, made by [`make_rootfs`]), with a JSON editor for config.json.
 //! * Leak probes: [`mounts_under`], [`cgroup_dirs`], [`processes_with`],
 //!   [`loop_devices_of`], and [`assert_no_leaks`] combining them.
+//! * cgroup v1 probes: [`cgroup_v1_file`], [`memory_cgroup_of`].
+//! * [`sif`]: the SIF fixtures, private copies of them, and [`sif::MountScratch`]
+//!   (`sifrun mount` → `sifrun run` → `sifrun umount`).
+//! * [`oci`]: [`oci::Scratch`], for the `sifrun oci …` commands.
+
+pub mod oci;
+pub mod sif;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -36,6 +42,16 @@ pub fn require_root() -> bool {
     is_root()
 }
 
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A short, unique id: `<prefix>-<pid>-<counter>-<nanos>`, valid for runc's rules.
@@ -53,6 +69,11 @@ pub fn unique_id(prefix: &str) -> String {
 pub struct Rng(u64);
 
 impl Rng {
+    /// A fixed sequence (the fuzz replays mutate the same way on every run).
+    pub fn seeded(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
     pub fn from_env_or_time() -> Self {
         let seed = std::env::var("SIFRUN_TEST_SEED")
             .ok()
@@ -65,7 +86,7 @@ impl Rng {
                     ^ u64::from(std::process::id())
             });
         eprintln!("rng seed: {seed} (replay with SIFRUN_TEST_SEED={seed})");
-        Rng(seed | 1)
+        Rng::seeded(seed)
     }
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
@@ -170,6 +191,15 @@ impl Runtime {
         let mut c = self.cmd(["run", "-d", "--bundle"]);
         c.arg(bundle).arg(id);
         output_with_timeout(c, Duration::from_secs(60))
+    }
+
+    /// A [`Bundle::sleeper`] tagged with a fresh id, `run -d` as that id (tracked);
+    /// returns (id, bundle).
+    pub fn run_sleeper(&self, tag: &str) -> (String, Bundle) {
+        let id = unique_id(tag);
+        let b = Bundle::sleeper(&id);
+        assert_ok(&self.run_detached(&id, b.path()), "run -d");
+        (id, b)
     }
 
     /// `state ID` parsed, or None if it failed.
@@ -580,4 +610,74 @@ pub fn assert_no_leaks(rt: &Runtime, id: &str) {
     assert!(cgs.is_empty(), "cgroups of {id} left: {cgs:?}");
     let m = mounts_containing(id);
     assert!(m.is_empty(), "mounts of {id} left: {m:?}");
+}
+
+// ---------------------------------------------------------------------------------
+// cgroup v1 probes
+
+/// `/sys/fs/cgroup/<controller>/<cg>/<file>`, trimmed (None if unreadable).
+pub fn cgroup_v1_file(controller: &str, cg: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(cg)
+            .join(file),
+    )
+    .ok()
+    .map(|s| s.trim().to_string())
+}
+
+/// The cgroup (v1 `memory` hierarchy) of a host pid, from /proc/PID/cgroup.
+pub fn memory_cgroup_of(pid: i64) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+            ctrls
+                .split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_string())
+        })
+        .expect("memory cgroup")
+}
+
+/// A running sleeper container in the v1 cgroup `/sifrun-test/<id>`, with a 64 MiB
+/// memory limit and a pids limit of 77: what `list`, `pause`/`resume`, `update` and
+/// `events` are tried on. Deleted (by its [`Runtime`]) if the test fails.
+pub struct CgroupContainer {
+    pub rt: Runtime,
+    pub bundle: Bundle,
+    pub id: String,
+    /// The cgroup path below each v1 hierarchy, `sifrun-test/<id>`.
+    pub cg: String,
+}
+
+impl CgroupContainer {
+    pub fn run(tag: &str) -> Self {
+        let rt = Runtime::new();
+        let id = unique_id(tag);
+        let bundle = Bundle::sleeper(&id);
+        bundle.edit(|c| {
+            c["linux"]["cgroupsPath"] = format!("/sifrun-test/{id}").into();
+            c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864});
+            c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 77});
+        });
+        assert_ok(&rt.run_detached(&id, bundle.path()), "run -d");
+        let cg = format!("sifrun-test/{id}");
+        CgroupContainer { rt, bundle, id, cg }
+    }
+
+    /// `delete --force`: the cgroup goes with the container, and `list` is empty.
+    pub fn delete(self) {
+        assert_ok(
+            &self.rt.run(["delete", "--force", &self.id]),
+            "delete --force",
+        );
+        assert!(
+            !Path::new("/sys/fs/cgroup/memory").join(&self.cg).exists(),
+            "cgroup left behind"
+        );
+        assert_eq!(stdout(&self.rt.run(["list", "-q"])), "");
+    }
 }

@@ -1,138 +1,65 @@
-//! `sifrun sif build` end to end through the binary: the busybox image from
-//! hack/make-busybox-image.sh as oci-archive, docker-archive and oci layout → OCI-SIF →
-//! `sifrun mount` + `sifrun run` shows the image's user, working dir and env; a
-//! native SIF from a directory is readable by Debian's siftool and unsquashfs and runs
-//! its runscript with its env; a hostile layer fails cleanly. Mounts are undone by a
-//! Drop guard (`sifrun umount --force`).
+//! The `sifrun sif …` commands through the binary:
+//!
+//! * `sif list`, `sif info`, `sif header` of the busybox fixture, text and JSON;
+//! * `sif build` end to end: the busybox image from hack/make-busybox-image.sh as
+//!   oci-archive, docker-archive and oci layout → OCI-SIF → `sifrun mount` + `sifrun
+//!   run` shows the image's user, working dir and env; a native SIF from a directory is
+//!   readable by Debian's siftool and unsquashfs and runs its runscript with its env; a
+//!   hostile layer fails cleanly. Mounts are undone by a Drop guard
+//!   ([`MountScratch`], `sifrun umount --force`).
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
-fn sifrun() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sifrun"))
+use crate::common::sif::{busybox_sif, fixtures_dir, MountScratch};
+use crate::common::{assert_ok, have, is_root, make_rootfs, SIFRUN};
+
+/// `sifrun sif ARGS…`, run to completion.
+fn sif(args: &[&str]) -> Output {
+    Command::new(SIFRUN).arg("sif").args(args).output().unwrap()
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-struct Scratch {
-    dir: PathBuf,
-    bundles: Vec<PathBuf>,
-}
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "sifrun-sif-build-{tag}-{}-{}",
-            std::process::id(),
-            fastrand_u32()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        Scratch {
-            dir,
-            bundles: vec![],
-        }
-    }
-    fn state(&self) -> PathBuf {
-        self.dir.join("state")
-    }
-}
-
-fn fastrand_u32() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    t.subsec_nanos() ^ (t.as_secs() as u32)
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for b in &self.bundles {
-            if b.exists() {
-                let _ = Command::new(sifrun())
-                    .arg("--root")
-                    .arg(self.state())
-                    .args(["umount", "--force"])
-                    .arg(b)
-                    .output();
-            }
-        }
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
+/// `sifrun sif build ARGS…`.
 fn sif_build(args: &[&str]) -> Output {
-    Command::new(sifrun())
-        .args(["sif", "build"])
-        .args(args)
-        .output()
-        .unwrap()
+    sif(&[&["build"], args].concat())
 }
 
-fn ok(o: &Output, what: &str) {
+#[test]
+fn sif_list_header_info() {
+    let img = busybox_sif();
+    let img = img.to_str().unwrap();
+    let o = sif(&["list", img]);
+    assert!(o.status.success());
+    let s = String::from_utf8(o.stdout).unwrap();
     assert!(
-        o.status.success(),
-        "{what} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        s.contains(
+            "4    |1       |NONE    |45056-790528              |FS (Squashfs/*System/amd64)"
+        ),
+        "{s}"
+    );
+    let o = sif(&["info", img, "5"]);
+    assert!(String::from_utf8(o.stdout)
+        .unwrap()
+        .contains("1137E72E6816BFC06D9CAA0D15F3F4F4F14B03B2"));
+    let o = sif(&["header", "--json", img]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["data_offset"], 32768);
+    let o = sif(&["list", "--json", img]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 5);
+    // errors: one line, non-zero
+    let o = sif(&["list", fixtures_dir().join("README.md").to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        e.contains("not a SIF") && e.trim().lines().count() == 1,
+        "{e}"
     );
 }
 
-/// mount IMAGE, run it with `input` on stdin, umount; returns stdout.
-fn mount_run(s: &mut Scratch, image: &Path, id: &str, input: &str) -> String {
-    let bundle = s.dir.join(format!("bundle-{id}"));
-    s.bundles.push(bundle.clone());
-    let o = Command::new(sifrun())
-        .arg("mount")
-        .arg(image)
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    ok(&o, "sifrun mount");
-    let mut child = Command::new(sifrun())
-        .arg("--root")
-        .arg(s.state())
-        .args(["run", "-b"])
-        .arg(&bundle)
-        .arg(format!("{id}-{}", std::process::id()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    ok(&out, "sifrun run");
-    let o = Command::new(sifrun())
-        .arg("--root")
-        .arg(s.state())
-        .arg("umount")
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    ok(&o, "sifrun umount");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
@@ -141,14 +68,14 @@ fn busybox_user_image_from_all_oci_sources() {
         eprintln!("skipped: needs root, umoci, skopeo and squashfs-tools");
         return;
     }
-    let mut s = Scratch::new("bb");
+    let mut s = MountScratch::new("sif-build-bb");
     let img = s.dir.join("img");
     let o = Command::new("bash")
         .arg(repo().join("hack/make-busybox-image.sh"))
         .arg(&img)
         .output()
         .unwrap();
-    ok(&o, "make-busybox-image.sh");
+    assert_ok(&o, "make-busybox-image.sh");
     let sources = [
         (
             "oa",
@@ -166,15 +93,15 @@ fn busybox_user_image_from_all_oci_sources() {
     for (tag, src) in &sources {
         let out = s.dir.join(format!("{tag}.oci.sif"));
         let o = sif_build(&["-q", out.to_str().unwrap(), src]);
-        ok(&o, &format!("sif build {src}"));
+        assert_ok(&o, &format!("sif build {src}"));
         assert!(
             o.stderr.is_empty(),
             "-q prints nothing: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let got = mount_run(
-            &mut s,
+        let got = s.mount_run(
             &out,
+            None,
             &format!("sifbuild-{tag}"),
             "id -u; id -g; pwd; echo $RTEST_ENV; cat /srv/marker\n",
         );
@@ -189,24 +116,17 @@ fn busybox_user_image_from_all_oci_sources() {
         out.to_str().unwrap(),
         &format!("oci:{}:latest", img.join("oci").display()),
     ]);
-    ok(&o, "sif build latest");
+    assert_ok(&o, "sif build latest");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("layer 1/1 applied"), "{err}");
-    let got = mount_run(&mut s, &out, "sifbuild-latest", "id -u; pwd\n");
+    let got = s.mount_run(&out, None, "sifbuild-latest", "id -u; pwd\n");
     assert_eq!(got, "0\n/srv\n");
 }
 
-/// A busybox root fs directory, from Debian's busybox-static.
+/// A busybox root fs directory ([`make_rootfs`]) with a marker file in /srv.
 fn busybox_root(dir: &Path) {
-    for d in ["bin", "etc", "srv"] {
-        fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
-    for a in ["sh", "echo", "cat", "id", "env"] {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
-    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
+    make_rootfs(dir);
+    fs::create_dir_all(dir.join("srv")).unwrap();
     fs::write(dir.join("srv/marker"), "dir marker\n").unwrap();
 }
 
@@ -216,7 +136,7 @@ fn native_sif_from_dir() {
         eprintln!("skipped: needs root, squashfs-tools and busybox-static");
         return;
     }
-    let mut s = Scratch::new("native");
+    let mut s = MountScratch::new("sif-build-native");
     let root = s.dir.join("rootfs");
     busybox_root(&root);
     let rs = s.dir.join("runscript");
@@ -237,7 +157,7 @@ fn native_sif_from_dir() {
         out.to_str().unwrap(),
         &format!("dir:{}", root.display()),
     ]);
-    ok(&o, "sif build dir:");
+    assert_ok(&o, "sif build dir:");
     assert!(
         !root.join(".singularity.d").exists(),
         "source left untouched"
@@ -249,7 +169,7 @@ fn native_sif_from_dir() {
             .arg(&out)
             .output()
             .unwrap();
-        ok(&o, "siftool list");
+        assert_ok(&o, "siftool list");
         let l = String::from_utf8_lossy(&o.stdout);
         assert!(l.contains("Def.FILE") && l.contains("JSON.Generic"), "{l}");
         assert!(l.contains("FS (Squashfs/*System/"), "{l}");
@@ -259,19 +179,14 @@ fn native_sif_from_dir() {
                 .arg(&out)
                 .output()
                 .unwrap();
-            ok(&o, "siftool info");
+            assert_ok(&o, "siftool info");
         }
     } else {
         eprintln!("siftool not installed: siftool checks skipped");
     }
     // unsquashfs reads the partition at its offset.
-    let o = Command::new(sifrun())
-        .args(["sif", "info", "--json"])
-        .arg(&out)
-        .arg("3")
-        .output()
-        .unwrap();
-    ok(&o, "sif info");
+    let o = sif(&["info", "--json", out.to_str().unwrap(), "3"]);
+    assert_ok(&o, "sif info");
     let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let off = d["offset"].as_i64().unwrap();
     assert_eq!(off % 4096, 0);
@@ -280,7 +195,7 @@ fn native_sif_from_dir() {
         .arg(&out)
         .output()
         .unwrap();
-    ok(&o, "unsquashfs -l");
+    assert_ok(&o, "unsquashfs -l");
     let l = String::from_utf8_lossy(&o.stdout);
     for p in [
         "/.singularity.d/runscript",
@@ -295,7 +210,7 @@ fn native_sif_from_dir() {
             "{p} missing:\n{l}"
         );
     }
-    let got = mount_run(&mut s, &out, "sifbuild-native", "");
+    let got = s.mount_run(&out, None, "sifbuild-native", "");
     assert_eq!(got, "runscript: GREETING=hello world args=\ndir marker\n");
 
     // --oci: an OCI-SIF with a default config instead.
@@ -308,10 +223,10 @@ fn native_sif_from_dir() {
         out.to_str().unwrap(),
         &format!("dir:{}", root.display()),
     ]);
-    ok(&o, "sif build --oci dir:");
-    let got = mount_run(
-        &mut s,
+    assert_ok(&o, "sif build --oci dir:");
+    let got = s.mount_run(
         &out,
+        None,
         "sifbuild-dir-oci",
         "echo A=$A; id -u; cat /srv/marker\n",
     );
@@ -335,7 +250,7 @@ fn hostile_layout(dir: &Path) {
         .args(["--transform", "s,^f$,../../escaped,", "f"])
         .output()
         .unwrap();
-    ok(&o, "tar");
+    assert_ok(&o, "tar");
     let lb = fs::read(&layer).unwrap();
     fs::remove_file(&layer).unwrap();
     fs::remove_dir_all(&src).unwrap();
@@ -368,7 +283,7 @@ fn hostile_layout(dir: &Path) {
 
 #[test]
 fn hostile_layer_fails_cleanly() {
-    let s = Scratch::new("hostile");
+    let s = MountScratch::new("sif-build-hostile");
     let layout = s.dir.join("layout");
     hostile_layout(&layout);
     let archive = s.dir.join("hostile.tar");
@@ -380,7 +295,7 @@ fn hostile_layer_fails_cleanly() {
         .arg(".")
         .output()
         .unwrap();
-    ok(&o, "tar layout");
+    assert_ok(&o, "tar layout");
     let out_dir = s.dir.join("out");
     fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("h.sif");

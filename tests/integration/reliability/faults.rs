@@ -4,15 +4,15 @@
 //! and the same id (or bundle path) must work again.
 //!
 //! Iterations per operation: `SIFRUN_FAULT_ITERATIONS` (default 20 here; 200 in
-//! hack/fault-inject.sh). Replay a run with the seed it prints (`SIFRUN_TEST_SEED`).
+//! hack/fault-inject.sh, which runs `cargo test --release --test integration
+//! reliability::faults::`). Replay a run with the seed it prints (`SIFRUN_TEST_SEED`).
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::sif::busybox_sif_copy;
+use crate::common::*;
 
 fn iterations() -> u64 {
     std::env::var("SIFRUN_FAULT_ITERATIONS")
@@ -176,10 +176,6 @@ fn sigkill_during_delete() {
     );
 }
 
-fn fixture_sif() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sif/busybox_amd64.sif")
-}
-
 fn mount_cmd(img: &Path, bundle: &Path, mode: &str) -> Command {
     let mut c = Command::new(SIFRUN);
     c.args(["mount", "--mode", mode]).arg(img).arg(bundle);
@@ -262,8 +258,7 @@ fn scrub(t: &TmpDir, bundle: &Path) {
 fn mount_fault_loop(mode: &str, kill_umount: bool) {
     let mut rng = Rng::from_env_or_time();
     let t = TmpDir::new("sifrun-fault-mount");
-    let img = t.join("image.sif");
-    std::fs::copy(fixture_sif(), &img).unwrap();
+    let img = busybox_sif_copy(&t.path);
     let bundle = t.join("bundle");
     let dm = timed(mount_cmd(&img, &bundle, mode));
     let du = timed(umount_cmd(&bundle, false));

@@ -10,14 +10,12 @@
 //!   not make sifrun mount procfs on the host.
 //! * Masked paths are masked, read-only paths and /sys are read-only.
 
-mod common;
-
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn host_binary() -> Vec<u8> {
     std::fs::read(SIFRUN).expect("read the sifrun binary")
@@ -236,7 +234,7 @@ echo done >> /seen
     // A static sifrun really runs as /evil's interpreter, so the attacker does see
     // runtime processes: their exe must be the sealed copy, a memfd or the binary
     // at the root of the detached read-only overlay ("/sifrun"), never the host path.
-    let host_path = std::fs::canonicalize(common::SIFRUN).unwrap();
+    let host_path = std::fs::canonicalize(SIFRUN).unwrap();
     let is_sealed = |l: &&str| l.contains("memfd:") || l.ends_with(" /sifrun");
     let sealed = seen.lines().filter(is_sealed).count();
     eprintln!("{runs} execs of #!/proc/self/exe; attacker saw {sealed} sealed sifrun processes");
@@ -373,9 +371,7 @@ fn cve_2024_21626_no_host_fd_or_cwd_with_exec() {
     let rt = Runtime::new();
     let host = TmpDir::new("sifrun-leakdir");
     std::fs::write(host.join("host-canary"), "x").unwrap();
-    let b = Bundle::sleeper("cve21626exec");
-    let id = unique_id("cve21626exec");
-    assert_ok(&rt.run_detached(&id, b.path()), "run -d");
+    let (id, _b) = rt.run_sleeper("cve21626exec");
     for args in [
         vec!["exec", id.as_str(), "sh", "-c", FD_PROBE],
         vec!["exec", "--cwd", "/", id.as_str(), "sh", "-c", FD_PROBE],

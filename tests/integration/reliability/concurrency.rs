@@ -2,12 +2,10 @@
 //! `create`s of one id (exactly one wins, the others fail cleanly); parallel
 //! `kill`/`state`/`delete` of one container never show a corrupt state.
 
-mod common;
-
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn fifty_containers_in_parallel() {

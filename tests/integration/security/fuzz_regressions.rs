@@ -2,10 +2,13 @@
 //! fuzz/regressions/<target>/ (inputs that once crashed, and seeds), the SIF fixtures,
 //! and a few thousand deterministic mutations of them. A panic fails the test.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "../../../fuzz/harness.rs"]
 mod harness;
 
 use std::path::{Path, PathBuf};
+
+use crate::common::sif::fixtures_dir;
+use crate::common::Rng;
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -33,17 +36,6 @@ fn regressions(target: &str) -> Vec<PathBuf> {
 fn replay(name: &str, data: &[u8], f: fn(&[u8]), failures: &mut Vec<String>) {
     if std::panic::catch_unwind(|| f(data)).is_err() {
         failures.push(name.to_string());
-    }
-}
-
-/// Small xorshift so the mutations are the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -82,8 +74,7 @@ fn mutate(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
 }
 
 fn sif_fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sif");
-    files_in(&dir)
+    files_in(&fixtures_dir())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "sif"))
         .filter(|p| p.metadata().map(|m| m.len() < 2 << 20).unwrap_or(false))
@@ -105,7 +96,8 @@ fn sif_regressions_and_mutations() {
         n += 1;
     }
     let fixtures = sif_fixtures();
-    let mut rng = Rng(0x5eed_5eed);
+    // Fixed seeds: the mutations are the same on every run.
+    let mut rng = Rng::seeded(0x5eed_5eed);
     for (name, data) in &fixtures {
         replay(name, data, harness::sif, &mut failures);
         for cut in [0, 1, 41, 42, 127, 128, 129, 200, 4096, data.len() / 2] {
@@ -144,7 +136,7 @@ fn image_config_regressions_and_mutations() {
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
         .collect();
     let seeds = inputs.clone();
-    let mut rng = Rng(0xc0ff_ee11);
+    let mut rng = Rng::seeded(0xc0ff_ee11);
     for (name, data) in &seeds {
         for k in 0..200 {
             inputs.push((format!("{name} mutation {k}"), mutate(&mut rng, data)));

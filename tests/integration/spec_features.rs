@@ -1,0 +1,68 @@
+//! `sifrun spec` (default and `--rootless` configs, no overwrite) and `sifrun
+//! features`.
+
+use crate::common::*;
+
+#[test]
+fn spec_and_features() {
+    let dir = TmpDir::new("spec");
+    let o = std::process::Command::new(SIFRUN)
+        .args(["spec", "--bundle"])
+        .arg(&dir.path)
+        .output()
+        .unwrap();
+    assert_ok(&o, "spec");
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(c["process"]["terminal"], true);
+    assert_eq!(c["root"]["path"], "rootfs");
+    assert!(c["linux"]["maskedPaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "/proc/kcore"));
+    // Refuses to overwrite.
+    let o = std::process::Command::new(SIFRUN)
+        .args(["spec", "--bundle"])
+        .arg(&dir.path)
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, Some("exists"));
+    let dir2 = TmpDir::new("spec-rl");
+    let o = std::process::Command::new(SIFRUN)
+        .args(["spec", "--rootless", "--bundle"])
+        .arg(&dir2.path)
+        .output()
+        .unwrap();
+    assert_ok(&o, "spec --rootless");
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir2.join("config.json")).unwrap()).unwrap();
+    let ns: Vec<&str> = c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(ns.contains(&"user") && !ns.contains(&"network"), "{ns:?}");
+    assert!(c["linux"]["uidMappings"][0]["hostID"].is_number());
+
+    let o = std::process::Command::new(SIFRUN)
+        .arg("features")
+        .output()
+        .unwrap();
+    assert_ok(&o, "features");
+    let f: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert!(f["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h == "createRuntime"));
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "user"));
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+}
