@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use sifrun::runtime::{cgroup_warmup, sealed_exe};
+use sifrun::runtime::{cgroup_warmup, sealed_exe, unix};
 
 use crate::cli::Cli;
 
@@ -62,8 +62,7 @@ fn main() -> ExitCode {
         cgroup_warmup::start();
         // Rust ignores SIGPIPE at start-up and exec keeps that: give container
         // processes the default disposition, as runc's do.
-        // SAFETY: resetting a signal disposition to its default.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        unix::sigpipe(true);
     }
 
     let log = match logging::init(&cli.global) {

@@ -167,11 +167,9 @@ fn forward_stdin(sock: &OwnedFd, detached: &AtomicBool) {
 }
 
 fn send_winsize(sock: RawFd) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ into a valid winsize.
-    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } != 0 {
+    let Some(ws) = crate::runtime::unix::get_winsize(0) else {
         return;
-    }
+    };
     let mut p = vec![protocol::WINSIZE];
     p.extend_from_slice(&ws.ws_row.to_le_bytes());
     p.extend_from_slice(&ws.ws_col.to_le_bytes());

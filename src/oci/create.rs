@@ -3,7 +3,7 @@
 //! created (`ok PID`) or why it is not (`error MESSAGE`) on a pipe.
 
 use std::io::BufRead;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::dir::OciDir;
 use crate::runtime::ctx::Ctx;
@@ -98,8 +99,8 @@ pub(super) fn claim_dir(ctx: &Ctx, id: &str) -> Result<OciDir> {
 }
 
 fn alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence.
-    unsafe { libc::kill(pid, 0) == 0 }
+    // Signal 0 only checks for existence.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 fn spawn_monitor(args: &Create, ctx: &Ctx, bundle: &std::path::Path) -> Result<i32> {
@@ -121,7 +122,10 @@ fn spawn_monitor(args: &Create, ctx: &Ctx, bundle: &std::path::Path) -> Result<i
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let wfd = write.as_raw_fd();
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // SAFETY: CommandExt::pre_exec is unsafe because the closure runs in the forked
+    // child between fork and exec; this one only makes async-signal-safe syscalls
+    // (setsid, fcntl, dup2) with integer arguments, allocates nothing (last_os_error
+    // does not) and touches no lock or state of the parent.
     unsafe {
         cmd.pre_exec(move || {
             // Its own session: the monitor outlives us and our terminal's signals.
@@ -139,19 +143,16 @@ fn spawn_monitor(args: &Create, ctx: &Ctx, bundle: &std::path::Path) -> Result<i
     // One line, not up to EOF: the container's init, forked from the monitor, holds
     // a copy of the write end until it execs at `start` — so a monitor that died
     // half-way is noticed by its exit, not by EOF.
-    let mut fds = [libc::pollfd {
-        fd: read.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    }];
-    // SAFETY: one valid pollfd.
-    while unsafe { libc::poll(fds.as_mut_ptr(), 1, 200) } == 0 {
-        if child.try_wait()?.is_some() && unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) } == 0 {
+    let mut fds = [PollFd::new(read.as_fd(), PollFlags::POLLIN)];
+    while poll(&mut fds, 200u8) == Ok(0) {
+        if child.try_wait()?.is_some() && poll(&mut fds, PollTimeout::ZERO) == Ok(0) {
             break;
         }
     }
+    // Unknown flags (None) are not nothing either.
+    let ready = fds[0].revents().is_none_or(|r| !r.is_empty());
     let mut reply = String::new();
-    if fds[0].revents != 0 {
+    if ready {
         std::io::BufReader::new(std::fs::File::from(read))
             .read_line(&mut reply)
             .context("cannot read from the monitor")?;

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use super::dir::OciDir;
 use crate::runtime::ctx::Ctx;
@@ -35,14 +37,13 @@ pub fn delete(args: Delete, ctx: &Ctx) -> Result<()> {
 fn wait_for_monitor(dir: &OciDir) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while let Some(pid) = dir.monitor_pid() {
-        // SAFETY: signal 0 only checks that the process exists.
-        if unsafe { libc::kill(pid, 0) } != 0 {
+        // Signal 0 only checks that the process exists.
+        if kill(Pid::from_raw(pid), None).is_err() {
             return;
         }
         if Instant::now() >= deadline {
             // Stuck (e.g. on a client that stopped reading): its container is gone.
-            // SAFETY: plain kill(2) of the pid the monitor recorded for itself.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             return;
         }
         std::thread::sleep(Duration::from_millis(20));

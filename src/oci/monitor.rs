@@ -15,20 +15,27 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{self, AddressFamily, Backlog, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, Backlog, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+use nix::sys::time::TimeVal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::dir::OciDir;
 use super::protocol::{packet, CLOSE_STDIN, EXIT, PACKET_DATA, STDERR, STDIN, STDOUT, WINSIZE};
 use crate::runtime::ctx::Ctx;
+use crate::runtime::unix;
 
 /// Output kept for the next attach while nobody is attached; the log has it all.
 const REPLAY_MAX: usize = 1 << 20;
@@ -51,11 +58,12 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<u8> {
     if args.sync_fd < 3 {
         bail!("--sync-fd must be an inherited pipe");
     }
-    // SAFETY: `oci create` hands us the write end of its sync pipe as this fd.
+    // SAFETY: `oci create` hands us the write end of its sync pipe as this fd (it
+    // dup2s it there right before exec), and nothing else in this process opens,
+    // uses or closes it: this File becomes its only owner.
     let mut sync = unsafe { File::from_raw_fd(args.sync_fd) };
     // Keep it from the container's process (it is forked from us while creating).
-    // SAFETY: fcntl on the fd we now own.
-    unsafe { libc::fcntl(args.sync_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let _ = fcntl(sync.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     match Monitor::setup(&args, ctx) {
         Ok(mut monitor) => {
             let _ = writeln!(sync, "ok {}", monitor.pid);
@@ -86,7 +94,7 @@ struct Monitor {
     pending_input: Vec<u8>,
     /// The client's stdin ended: close the process's stdin once pending is written.
     close_input: bool,
-    listener: OwnedFd,
+    listener: UnixListener,
     clients: Vec<OwnedFd>,
     replay: VecDeque<(u8, Vec<u8>)>,
     replay_len: usize,
@@ -104,10 +112,9 @@ impl Monitor {
             .with_context(|| format!("cannot enter {}", dir.dir.display()))?;
         // Orphaned container processes (the init itself, once libcontainer's
         // intermediate process exits) are reparented to us so we can reap them.
-        // SAFETY: prctl with integer arguments.
-        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("PR_SET_CHILD_SUBREAPER");
-        }
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(std::io::Error::from)
+            .context("PR_SET_CHILD_SUBREAPER")?;
         std::fs::write(OciDir::MONITOR_PID, format!("{}\n", std::process::id()))
             .context("cannot write monitor.pid")?;
         let prepared = crate::runtime::bundle::prepare(&args.container_id, &args.bundle)?;
@@ -193,7 +200,7 @@ impl Monitor {
             input,
             pending_input: Vec::new(),
             close_input: false,
-            listener,
+            listener: UnixListener::from(listener),
             clients: Vec::new(),
             replay: VecDeque::new(),
             replay_len: 0,
@@ -216,55 +223,63 @@ impl Monitor {
                 }
             }
             let mut fds = vec![
-                pollfd(self.signals.as_raw_fd(), libc::POLLIN),
-                pollfd(self.listener.as_raw_fd(), libc::POLLIN),
+                PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
             ];
             fds.extend(
                 self.outputs
                     .iter()
-                    .map(|o| pollfd(o.fd.as_raw_fd(), libc::POLLIN)),
+                    .map(|o| PollFd::new(o.fd.as_fd(), PollFlags::POLLIN)),
             );
             let input_at = fds.len();
             let want_out = !self.pending_input.is_empty();
             if let Some(input) = &self.input {
-                fds.push(pollfd(
-                    input.as_raw_fd(),
-                    if want_out { libc::POLLOUT } else { 0 },
+                fds.push(PollFd::new(
+                    input.as_fd(),
+                    if want_out {
+                        PollFlags::POLLOUT
+                    } else {
+                        PollFlags::empty()
+                    },
                 ));
             }
             let clients_at = fds.len();
             fds.extend(
                 self.clients
                     .iter()
-                    .map(|c| pollfd(c.as_raw_fd(), libc::POLLIN)),
+                    .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
             );
-            let timeout = if drain_until.is_some() { 100 } else { -1 };
-            // SAFETY: fds is a valid array of pollfd of the given length.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return;
+            let timeout = if drain_until.is_some() {
+                PollTimeout::from(100u8)
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
             }
+            // What happened on each fd; the fds borrow from self until here.
+            let revents: Vec<Option<PollFlags>> = fds.iter().map(|f| f.revents()).collect();
+            drop(fds);
             // Handle in reverse index order so removals do not shift pending entries.
-            for i in (clients_at..fds.len()).rev() {
-                if fds[i].revents != 0 {
+            for i in (clients_at..revents.len()).rev() {
+                if any_event(revents[i]) {
                     self.client_readable(i - clients_at);
                 }
             }
-            if self.input.is_some() && fds[input_at].revents != 0 && want_out {
+            if self.input.is_some() && any_event(revents[input_at]) && want_out {
                 self.write_input();
             }
             for i in (2..input_at).rev() {
-                if fds[i].revents != 0 {
+                if any_event(revents[i]) {
                     self.output_readable(i - 2);
                 }
             }
-            if fds[1].revents & libc::POLLIN != 0 {
+            if readable(revents[1]) {
                 self.accept();
             }
-            if fds[0].revents & libc::POLLIN != 0 {
+            if readable(revents[0]) {
                 while let Ok(Some(_)) = self.signals.read_signal() {}
                 self.reap();
             }
@@ -288,18 +303,16 @@ impl Monitor {
     fn output_readable(&mut self, idx: usize) {
         let mut buf = vec![0u8; PACKET_DATA];
         let fd = self.outputs[idx].fd.as_raw_fd();
-        // SAFETY: read into a buffer we own.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            buf.truncate(n as usize);
-            let stream = self.outputs[idx].stream;
-            self.log_output(stream, &buf);
-            self.deliver(stream, buf);
-            return;
-        }
-        let err = std::io::Error::last_os_error();
-        if n < 0 && matches!(err.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) {
-            return;
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(n) if n > 0 => {
+                buf.truncate(n);
+                let stream = self.outputs[idx].stream;
+                self.log_output(stream, &buf);
+                self.deliver(stream, buf);
+                return;
+            }
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => return,
+            Ok(_) | Err(_) => {}
         }
         // EOF, or EIO from a pty master once no slave is open: this stream is done.
         self.outputs.remove(idx);
@@ -342,35 +355,13 @@ impl Monitor {
     }
 
     fn accept(&mut self) {
-        // SAFETY: accept4 on our listening socket; the new fd is owned below.
-        let fd = unsafe {
-            libc::accept4(
-                self.listener.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC,
-            )
-        };
-        if fd < 0 {
+        // accept4(2) with SOCK_CLOEXEC (std's accept on Linux).
+        let Ok((stream, _)) = self.listener.accept() else {
             return;
-        }
-        // SAFETY: accept4 returned a new fd.
-        let client = unsafe { OwnedFd::from_raw_fd(fd) };
+        };
+        let client = OwnedFd::from(stream);
         // A client that stops reading must not stall the container for long.
-        let tv = libc::timeval {
-            tv_sec: 10,
-            tv_usec: 0,
-        };
-        // SAFETY: setsockopt with a valid timeval.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_SNDTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
+        let _ = socket::setsockopt(&client, sockopt::SendTimeout, &TimeVal::new(10, 0));
         for (stream, data) in std::mem::take(&mut self.replay) {
             if !send(&client, &packet(stream, &data)) {
                 return;
@@ -413,8 +404,8 @@ impl Monitor {
                     ws_ypixel: 0,
                 };
                 if let Some(input) = &self.input {
-                    // SAFETY: TIOCSWINSZ with a valid winsize on the pty master.
-                    unsafe { libc::ioctl(input.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                    // TIOCSWINSZ on the pty master.
+                    unix::set_winsize(input.as_raw_fd(), &ws);
                 }
             }
             CLOSE_STDIN if !self.terminal => {
@@ -432,23 +423,14 @@ impl Monitor {
             return;
         };
         while !self.pending_input.is_empty() {
-            // SAFETY: write from a buffer we own.
-            let n = unsafe {
-                libc::write(
-                    input.as_raw_fd(),
-                    self.pending_input.as_ptr().cast(),
-                    self.pending_input.len(),
-                )
-            };
-            if n > 0 {
-                self.pending_input.drain(..n as usize);
-                continue;
-            }
-            let err = std::io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EAGAIN) => return,
-                Some(libc::EINTR) => continue,
-                _ => {
+            match nix::unistd::write(input, &self.pending_input) {
+                Ok(n) if n > 0 => {
+                    self.pending_input.drain(..n);
+                    continue;
+                }
+                Err(nix::errno::Errno::EAGAIN) => return,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) | Err(_) => {
                     // The process closed its stdin: drop what nobody will read.
                     self.pending_input.clear();
                     if !self.terminal {
@@ -495,11 +477,10 @@ fn create_container(args: &MonitorArgs, ctx: &Ctx, console: Option<PathBuf>) -> 
     };
     // The Rust runtime ignores SIGPIPE, and a disposition of SIG_IGN survives exec:
     // the container's process must start with the default.
-    // SAFETY: signal(2) with constant arguments; single-threaded here.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    unix::sigpipe(true);
     let result = crate::runtime::create::create(create, ctx);
-    // SAFETY: as above; writes to a closed client or pipe must not kill the monitor.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // Writes to a closed client or pipe must not kill the monitor.
+    unix::sigpipe(false);
     result
 }
 
@@ -515,9 +496,8 @@ fn force_delete(id: &str, ctx: &Ctx) {
 
 fn receive_master(console: &std::os::unix::net::UnixListener) -> Result<OwnedFd> {
     // libcontainer has sent the master before create returned; never wait forever.
-    let mut fds = [pollfd(console.as_raw_fd(), libc::POLLIN)];
-    // SAFETY: one valid pollfd.
-    if unsafe { libc::poll(fds.as_mut_ptr(), 1, 10_000) } != 1 {
+    let mut fds = [PollFd::new(console.as_fd(), PollFlags::POLLIN)];
+    if poll(&mut fds, 10_000u16) != Ok(1) {
         bail!("the container's pty master did not arrive on the console socket");
     }
     let (stream, _) = console.accept().context("console socket accept")?;
@@ -544,31 +524,32 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 fn redirect_stdio(fds: [&dyn AsRawFd; 3]) -> Result<()> {
     for (target, fd) in fds.iter().enumerate() {
-        // SAFETY: dup2 onto the standard fds; the sources stay open.
-        if unsafe { libc::dup2(fd.as_raw_fd(), target as RawFd) } < 0 {
-            return Err(std::io::Error::last_os_error()).context("dup2");
-        }
+        // dup2 onto the standard fds; the sources stay open.
+        nix::unistd::dup2(fd.as_raw_fd(), target as RawFd)
+            .map_err(std::io::Error::from)
+            .context("dup2")?;
     }
     Ok(())
 }
 
 fn set_nonblocking(fd: RawFd) -> Result<()> {
-    // SAFETY: fcntl on a valid fd.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(std::io::Error::last_os_error()).context("O_NONBLOCK");
-        }
-    }
+    let flags = fcntl(fd, FcntlArg::F_GETFL)
+        .map(OFlag::from_bits_retain)
+        .map_err(std::io::Error::from)
+        .context("O_NONBLOCK")?;
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))
+        .map_err(std::io::Error::from)
+        .context("O_NONBLOCK")?;
     Ok(())
 }
 
-fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
+/// Anything happened (flags nix does not know count too).
+fn any_event(revents: Option<PollFlags>) -> bool {
+    revents.is_none_or(|r| !r.is_empty())
+}
+
+fn readable(revents: Option<PollFlags>) -> bool {
+    revents.is_some_and(|r| r.contains(PollFlags::POLLIN))
 }
 
 /// Sends one packet (larger data is split); false when the peer is gone or stuck.

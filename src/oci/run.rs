@@ -16,11 +16,13 @@ use anyhow::{bail, Context, Result};
 use bundle_tools::mount::MountMode;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::isatty;
 
 use super::create;
 use super::dir::OciDir;
 use crate::image;
 use crate::runtime::ctx::{exit_byte, Ctx};
+use crate::runtime::unix;
 
 /// How long the container gets to exit after a forwarded SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
@@ -120,8 +122,7 @@ fn set_process(bundle: &Path, args: &[String]) -> Result<()> {
     if !args.is_empty() {
         process.insert("args".into(), serde_json::json!(args));
     }
-    // SAFETY: isatty on the standard fds.
-    let tty = unsafe { libc::isatty(0) == 1 && libc::isatty(1) == 1 };
+    let tty = isatty(0).unwrap_or(false) && isatty(1).unwrap_or(false);
     process.insert("terminal".into(), serde_json::json!(tty));
     std::fs::write(&path, serde_json::to_vec_pretty(&config)?)
         .with_context(|| format!("cannot write {}", path.display()))
@@ -161,30 +162,19 @@ fn run_child(bundle: &Path, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u
                 kill_at = Some(Instant::now() + GRACE);
             }
         }
-        match wait_signal(signals, Duration::from_millis(200)) {
+        match unix::sigtimedwait(signals, Duration::from_millis(200)) {
             Some(sig) if sig != libc::SIGCHLD => {
                 if kill_at.is_some() {
                     // A second Ctrl-C: no more waiting.
                     kill_at = Some(Instant::now());
                 } else {
-                    // SAFETY: plain kill(2) of our child.
-                    unsafe { libc::kill(child.id() as i32, sig) };
+                    let _ = unix::kill(child.id() as i32, sig);
                     kill_at = Some(Instant::now() + GRACE);
                 }
             }
             _ => {}
         }
     }
-}
-
-fn wait_signal(signals: &SigSet, timeout: Duration) -> Option<i32> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: sigtimedwait with a valid set and timespec; no siginfo wanted.
-    let sig = unsafe { libc::sigtimedwait(signals.as_ref(), std::ptr::null_mut(), &ts) };
-    (sig > 0).then_some(sig)
 }
 
 fn kill_container(ctx: &Ctx, id: &str) {

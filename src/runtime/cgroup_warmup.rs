@@ -10,24 +10,29 @@
 //! lock when libcontainer clones (clone3 has no fork handlers).
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::IntoRawFd;
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 struct Job {
-    fd: libc::c_int,
+    file: File,
     pid: [u8; 16],
     len: usize,
 }
 
-extern "C" fn run(arg: *mut libc::c_void) -> *mut libc::c_void {
-    // SAFETY: `arg` is the leaked Box<Job> from `start`, used by this thread only.
-    let job = unsafe { &*(arg as *const Job) };
-    // SAFETY: plain syscalls on an fd this thread owns and a buffer that lives forever.
-    unsafe {
-        libc::write(job.fd, job.pid.as_ptr().cast(), job.len);
-        libc::close(job.fd);
+/// Handed from [`start`] to the thread. Neither locking (a futex) nor taking the job,
+/// writing through `&File` and dropping (closing) it allocates.
+static JOB: Mutex<Option<Job>> = Mutex::new(None);
+
+extern "C" fn run(_arg: *mut libc::c_void) -> *mut libc::c_void {
+    if let Some(job) = take_job() {
+        let _ = (&job.file).write(&job.pid[..job.len]);
     }
     std::ptr::null_mut()
+}
+
+fn take_job() -> Option<Job> {
+    JOB.lock().ok().and_then(|mut job| job.take())
 }
 
 /// Best effort: any failure (no cgroupfs, no permission) just skips the warm-up.
@@ -36,24 +41,30 @@ pub fn start() {
         return;
     };
     let text = std::process::id().to_string();
-    let mut job = Box::new(Job {
-        fd: file.into_raw_fd(),
+    let mut job = Job {
+        file,
         pid: [0; 16],
         len: text.len(),
-    });
+    };
     job.pid[..text.len()].copy_from_slice(text.as_bytes());
-    let arg = Box::into_raw(job);
+    match JOB.lock() {
+        Ok(mut slot) => *slot = Some(job),
+        Err(_) => return,
+    }
     let mut tid: libc::pthread_t = 0;
-    // SAFETY: `run` matches pthread's start routine; `arg` stays valid (leaked) for it.
-    let rc = unsafe { libc::pthread_create(&mut tid, std::ptr::null(), run, arg.cast()) };
-    if rc == 0 {
-        // SAFETY: tid was just created; a detached thread frees its own resources.
-        unsafe { libc::pthread_detach(tid) };
-    } else {
-        // SAFETY: the thread was not created, so `arg` is still ours.
-        let job = unsafe { Box::from_raw(arg) };
-        // SAFETY: closing the fd we opened.
-        unsafe { libc::close(job.fd) };
+    // SAFETY: `run` has the signature of a pthread start routine and ignores its
+    // argument (the job is in JOB); `tid` is a valid out-pointer, and once created
+    // (rc 0) the thread is detached at once, so it frees its own resources on exit.
+    let rc = unsafe {
+        let rc = libc::pthread_create(&mut tid, std::ptr::null(), run, std::ptr::null_mut());
+        if rc == 0 {
+            libc::pthread_detach(tid);
+        }
+        rc
+    };
+    if rc != 0 {
+        // No thread: close the file here.
+        drop(take_job());
     }
 }
 

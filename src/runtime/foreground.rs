@@ -72,12 +72,8 @@ fn resize_from_stdin(_pid: Pid) {
     if master < 0 {
         return;
     }
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: ioctls with a valid winsize pointer.
-    unsafe {
-        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(master, libc::TIOCSWINSZ, &ws);
-        }
+    if let Some(ws) = super::unix::get_winsize(0) {
+        super::unix::set_winsize(master, &ws);
     }
 }
 
@@ -230,7 +226,9 @@ pub fn recv_fd(sock: i32) -> Result<OwnedFd> {
     for c in msg.cmsgs().context("bad control message")? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
-                // SAFETY: the kernel just installed this fd for us.
+                // SAFETY: SCM_RIGHTS: the kernel just installed this fd in our table
+                // for this message (close-on-exec) and nothing else knows its number,
+                // so it gets exactly one owner, here.
                 return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }

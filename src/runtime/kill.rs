@@ -86,11 +86,8 @@ pub fn kill(args: Kill, ctx: &Ctx) -> Result<()> {
         Err(_) => {
             // Real-time signals are outside nix's Signal enum: send them directly.
             let pid = container.pid().context("container has no init process")?;
-            // SAFETY: plain kill(2).
-            if unsafe { libc::kill(pid.as_raw(), signo) } != 0 {
-                return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("failed to signal process {pid}"));
-            }
+            super::unix::kill(pid.as_raw(), signo)
+                .with_context(|| format!("failed to signal process {pid}"))?;
         }
     }
     Ok(())

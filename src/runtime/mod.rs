@@ -23,4 +23,5 @@ pub mod sealed_exe;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod unix;
 pub mod update;

@@ -17,8 +17,7 @@ pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
     )?;
     if !args.detach && !args.no_subreaper {
         // Orphans of the container's init are reparented to us and reaped.
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let _ = nix::sys::prctl::set_child_subreaper(true);
     }
     let launch = fg.launch(
         &args.container_id,

@@ -13,18 +13,21 @@
 //! of the whole binary per call. Only the commands that enter containers pay either;
 //! `state`, `kill`, `delete` and friends never do.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+use nix::sys::statfs::{fstatfs, OVERLAYFS_SUPER_MAGIC};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-const OVERLAYFS_SUPER_MAGIC: libc::c_long = 0x794c_7630;
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_SET_FD: libc::c_uint = 5;
@@ -34,22 +37,16 @@ const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
 const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
 
 fn is_sealed(exe: &File) -> bool {
-    // SAFETY: fcntl on a valid fd.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    seals >= 0 && seals & SEALS == SEALS
+    fcntl(exe.as_raw_fd(), FcntlArg::F_GET_SEALS).is_ok_and(|seals| seals & SEALS == SEALS)
 }
 
 /// Running from a read-only overlayfs (ours, or an installation on one): overlayfs
 /// without an upper layer has no way to write to the file below.
 fn is_on_readonly_overlay(exe: &File) -> bool {
-    // SAFETY: fstatfs/fstatvfs on a valid fd into zeroed structs.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    let mut vst: libc::statvfs = unsafe { std::mem::zeroed() };
-    let ok = unsafe {
-        libc::fstatfs(exe.as_raw_fd(), &mut st) == 0
-            && libc::fstatvfs(exe.as_raw_fd(), &mut vst) == 0
+    let (Ok(st), Ok(vst)) = (fstatfs(exe), fstatvfs(exe)) else {
+        return false;
     };
-    ok && st.f_type as libc::c_long == OVERLAYFS_SUPER_MAGIC && vst.f_flag & libc::ST_RDONLY != 0
+    st.filesystem_type() == OVERLAYFS_SUPER_MAGIC && vst.flags().contains(FsFlags::ST_RDONLY)
 }
 
 pub fn ensure_sealed() -> Result<()> {
@@ -60,63 +57,87 @@ pub fn ensure_sealed() -> Result<()> {
     // SIFRUN_SEAL=memfd skips the overlay (to test or compare the fallback).
     if std::env::var_os("SIFRUN_SEAL").is_none_or(|v| v != "memfd") {
         if let Ok(fd) = overlay_exe() {
-            reexec(fd.as_raw_fd(), "overlayfs")?;
+            reexec(fd.as_fd(), "overlayfs")?;
         }
     }
     let memfd = memfd_copy(&exe)?;
-    reexec(memfd.as_raw_fd(), "a sealed copy of the binary")
+    reexec(memfd.as_fd(), "a sealed copy of the binary")
 }
 
-fn check(rc: libc::c_long, what: &str) -> Result<libc::c_long> {
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error()).context(what.to_string());
+/// The raw calls this file needs that nix 0.29 lacks (the new mount API) or only
+/// offers with a raw fd as the result (openat).
+enum Raw<'a> {
+    /// fsopen(2) with FSOPEN_CLOEXEC.
+    Fsopen(&'a CStr),
+    /// fsconfig(2) FSCONFIG_SET_FD: the context, the key, the fd value.
+    SetFd(BorrowedFd<'a>, &'a CStr, BorrowedFd<'a>),
+    /// fsconfig(2) FSCONFIG_CMD_CREATE on the context.
+    Create(BorrowedFd<'a>),
+    /// fsmount(2) with FSMOUNT_CLOEXEC and these mount attributes.
+    Fsmount(BorrowedFd<'a>, libc::c_uint),
+    /// openat(2) relative to the fd (None: AT_FDCWD), always with O_CLOEXEC added.
+    Openat(Option<BorrowedFd<'a>>, &'a CStr, libc::c_int),
+}
+
+/// Makes one raw call; a failure is the OS error with `what` as its context. Returns
+/// the new fd of the calls that make one (fsopen, fsmount, openat).
+fn raw(call: Raw<'_>, what: &str) -> Result<Option<OwnedFd>> {
+    let makes_fd = !matches!(call, Raw::SetFd(..) | Raw::Create(_));
+    // SAFETY: every argument is an fd borrowed for the duration of the call, a
+    // NUL-terminated string that outlives it, a null pointer where the syscall takes
+    // none, or a plain integer; these syscalls only read them. A non-negative result
+    // of fsopen/fsmount/openat is a new fd that nothing else owns: it is wrapped into
+    // an OwnedFd right away, and only then.
+    unsafe {
+        let rc = match call {
+            Raw::Fsopen(fs) => libc::syscall(libc::SYS_fsopen, fs.as_ptr(), FSOPEN_CLOEXEC),
+            Raw::SetFd(ctx, key, fd) => libc::syscall(
+                libc::SYS_fsconfig,
+                ctx.as_raw_fd(),
+                FSCONFIG_SET_FD,
+                key.as_ptr(),
+                std::ptr::null::<libc::c_void>(),
+                fd.as_raw_fd(),
+            ),
+            Raw::Create(ctx) => libc::syscall(
+                libc::SYS_fsconfig,
+                ctx.as_raw_fd(),
+                FSCONFIG_CMD_CREATE,
+                std::ptr::null::<libc::c_char>(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            ),
+            Raw::Fsmount(ctx, attrs) => {
+                libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs)
+            }
+            Raw::Openat(dir, path, flags) => libc::openat(
+                dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd()),
+                path.as_ptr(),
+                flags | libc::O_CLOEXEC,
+            ) as libc::c_long,
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error()).context(what.to_string());
+        }
+        Ok(makes_fd.then(|| OwnedFd::from_raw_fd(rc as RawFd)))
     }
-    Ok(rc)
 }
 
-fn owned(rc: libc::c_long, what: &str) -> Result<OwnedFd> {
-    let fd = check(rc, what)? as RawFd;
-    // SAFETY: the syscall just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn raw_fd(call: Raw<'_>, what: &str) -> Result<OwnedFd> {
+    raw(call, what)?.with_context(|| format!("{what}: no fd"))
 }
 
-fn fsconfig_fd(ctx: &OwnedFd, key: &std::ffi::CStr, fd: &OwnedFd) -> Result<()> {
-    // SAFETY: fsconfig(2) with a valid context fd, a NUL-terminated key and an fd value.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            FSCONFIG_SET_FD,
-            key.as_ptr(),
-            std::ptr::null::<libc::c_void>(),
-            fd.as_raw_fd(),
-        )
-    };
-    check(rc, "fsconfig").map(drop)
+fn fsconfig_fd(ctx: &OwnedFd, key: &CStr, fd: &OwnedFd) -> Result<()> {
+    raw(Raw::SetFd(ctx.as_fd(), key, fd.as_fd()), "fsconfig").map(drop)
 }
 
 fn create_and_mount(ctx: &OwnedFd, attrs: libc::c_uint, what: &str) -> Result<OwnedFd> {
-    // SAFETY: fsconfig(2)/fsmount(2) on a valid filesystem context.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    check(rc, what)?;
-    // SAFETY: as above.
-    let rc = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
-    owned(rc, what)
+    raw(Raw::Create(ctx.as_fd()), what)?;
+    raw_fd(Raw::Fsmount(ctx.as_fd(), attrs), what)
 }
 
-fn fsopen(fs: &std::ffi::CStr) -> Result<OwnedFd> {
-    // SAFETY: fsopen(2) with a NUL-terminated filesystem name.
-    let rc = unsafe { libc::syscall(libc::SYS_fsopen, fs.as_ptr(), FSOPEN_CLOEXEC) };
-    owned(rc, "fsopen")
+fn fsopen(fs: &CStr) -> Result<OwnedFd> {
+    raw_fd(Raw::Fsopen(fs), "fsopen")
 }
 
 /// An O_PATH fd of our binary inside a detached read-only overlayfs whose lower layers
@@ -128,7 +149,7 @@ fn overlay_exe() -> Result<OwnedFd> {
         bail!("odd binary path {}", path.display());
     };
     let empty = create_and_mount(&fsopen(c"tmpfs")?, MOUNT_ATTR_RDONLY, "tmpfs")?;
-    let dir = open_at(libc::AT_FDCWD, dir, libc::O_PATH | libc::O_DIRECTORY)?;
+    let dir = open_at(None, dir, libc::O_PATH | libc::O_DIRECTORY)?;
     let ovl = fsopen(c"overlay")?;
     fsconfig_fd(&ovl, c"lowerdir+", &dir)?;
     fsconfig_fd(&ovl, c"lowerdir+", &empty)?;
@@ -138,17 +159,15 @@ fn overlay_exe() -> Result<OwnedFd> {
         "overlay",
     )?;
     open_at(
-        mnt.as_raw_fd(),
+        Some(mnt.as_fd()),
         Path::new(name),
         libc::O_PATH | libc::O_NOFOLLOW,
     )
 }
 
-fn open_at(dir: RawFd, path: &Path, flags: libc::c_int) -> Result<OwnedFd> {
+fn open_at(dir: Option<BorrowedFd<'_>>, path: &Path, flags: libc::c_int) -> Result<OwnedFd> {
     let c = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: openat with a valid dir fd (or AT_FDCWD) and a NUL-terminated path.
-    let rc = unsafe { libc::openat(dir, c.as_ptr(), flags | libc::O_CLOEXEC) };
-    owned(rc as libc::c_long, "openat")
+    raw_fd(Raw::Openat(dir, &c, flags), "openat")
 }
 
 fn memfd_copy(exe: &File) -> Result<File> {
@@ -156,29 +175,27 @@ fn memfd_copy(exe: &File) -> Result<File> {
         .metadata()
         .context("failed to stat /proc/self/exe")?
         .len();
-    // SAFETY: memfd_create with a static NUL-terminated name.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"sifrun".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("memfd_create failed");
-    }
-    // SAFETY: fd was just created and is owned here.
-    let memfd = unsafe { File::from_raw_fd(fd) };
+    let memfd = memfd_create(
+        c"sifrun",
+        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+    )
+    .map_err(std::io::Error::from)
+    .context("memfd_create failed")?;
+    let memfd = File::from(memfd);
     copy_all(exe, &memfd, len)?;
-    // SAFETY: fcntl on a valid fd.
-    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("failed to seal the memfd");
-    }
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
+    fcntl(memfd.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))
+        .map_err(std::io::Error::from)
+        .context("failed to seal the memfd")?;
     Ok(memfd)
 }
 
 /// execveat(fd, "", AT_EMPTY_PATH) with our own argv and environment; returns only on
 /// failure.
-fn reexec(fd: RawFd, what: &str) -> Result<()> {
+fn reexec(fd: BorrowedFd<'_>, what: &str) -> Result<()> {
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()?;
@@ -190,62 +207,42 @@ fn reexec(fd: RawFd, what: &str) -> Result<()> {
             CString::new(kv)
         })
         .collect::<Result<_, _>>()?;
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: argv/envp are NUL-terminated arrays of valid C strings that outlive the call.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            fd,
-            c"".as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
+    let Err(err) = nix::unistd::execveat(
+        Some(fd.as_raw_fd()),
+        c"",
+        &args,
+        &env,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    );
     bail!(
         "failed to re-execute from {what}: {}",
-        std::io::Error::last_os_error()
+        std::io::Error::from(err)
     )
 }
 
 fn copy_all(from: &File, to: &File, len: u64) -> Result<()> {
     let mut left = len as usize;
     while left > 0 {
-        // SAFETY: both fds are valid; NULL offsets use and advance the file offsets.
-        let n = unsafe {
-            libc::copy_file_range(
-                from.as_raw_fd(),
-                std::ptr::null_mut(),
-                to.as_raw_fd(),
-                std::ptr::null_mut(),
-                left,
-                0,
-            )
-        };
-        if n < 0 {
+        // NULL offsets use and advance the file offsets.
+        match nix::fcntl::copy_file_range(from, None, to, None, left) {
             // copy_file_range between filesystems may be refused on old kernels.
-            return copy_with_sendfile(from, to, left);
+            Err(_) => return copy_with_sendfile(from, to, left),
+            Ok(0) => bail!("/proc/self/exe was shorter than its size"),
+            Ok(n) => left -= n,
         }
-        if n == 0 {
-            bail!("/proc/self/exe was shorter than its size");
-        }
-        left -= n as usize;
     }
     Ok(())
 }
 
 fn copy_with_sendfile(from: &File, to: &File, mut left: usize) -> Result<()> {
     while left > 0 {
-        // SAFETY: both fds are valid; NULL offset uses the input's file offset.
-        let n =
-            unsafe { libc::sendfile(to.as_raw_fd(), from.as_raw_fd(), std::ptr::null_mut(), left) };
-        if n <= 0 {
-            return Err(std::io::Error::last_os_error()).context("failed to copy the binary");
-        }
-        left -= n as usize;
+        // A NULL offset uses the input's file offset.
+        let n = match nix::sys::sendfile::sendfile(to, from, None, left) {
+            Ok(0) => Err(std::io::Error::last_os_error()),
+            Ok(n) => Ok(n),
+            Err(e) => Err(std::io::Error::from(e)),
+        };
+        left -= n.context("failed to copy the binary")?;
     }
     Ok(())
 }

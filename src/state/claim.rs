@@ -2,7 +2,6 @@
 //! leave nothing behind: `<root>/.create-<id>.lock`, flocked while the create runs.
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -46,8 +45,8 @@ impl CreateClaim {
                 .custom_flags(libc::O_CLOEXEC)
                 .open(&lock_path)
                 .with_context(|| format!("failed to open {}", lock_path.display()))?;
-            // SAFETY: flock on an fd we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            // flock(2) LOCK_EX | LOCK_NB.
+            if file.try_lock().is_err() {
                 bail!("container with id {id:?} already exists (being created)");
             }
             // The holder we waited for may have removed the file (finish, delete
@@ -94,8 +93,8 @@ impl CreateClaim {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             kill()?;
-            // SAFETY: flock on an fd we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            // flock(2) LOCK_EX | LOCK_NB.
+            if file.try_lock().is_ok() {
                 break;
             }
             if std::time::Instant::now() > deadline {

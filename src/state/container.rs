@@ -2,7 +2,6 @@
 //! libcontainer's state, and the state JSON in runc's shape.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -55,14 +54,12 @@ pub struct DirLock {
 
 pub fn lock(dir: &Path, exclusive: bool) -> std::io::Result<DirLock> {
     let file = File::open(dir)?;
-    let op = if exclusive {
-        libc::LOCK_EX
+    // flock(2) LOCK_EX or LOCK_SH; released when the fd (and any inherited copy) is
+    // closed, not explicitly.
+    if exclusive {
+        file.lock()?;
     } else {
-        libc::LOCK_SH
-    };
-    // SAFETY: flock on an fd we own.
-    if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
-        return Err(std::io::Error::last_os_error());
+        file.lock_shared()?;
     }
     Ok(DirLock { _file: file })
 }
