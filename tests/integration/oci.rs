@@ -79,6 +79,7 @@ fn run_image_cleans_up_on_sigterm() {
         .args([id.as_str(), "--", "sh", "-c", "echo up; exec sleep 100"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(s.dir.join("oci-run.err")).unwrap())
         .spawn()
         .unwrap();
     // Running once its output arrives.
@@ -91,7 +92,12 @@ fn run_image_cleans_up_on_sigterm() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert_eq!(status.code(), Some(137), "killed after the grace period");
+    let err = std::fs::read_to_string(s.dir.join("oci-run.err")).unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(137),
+        "killed after the grace period; stderr: {err}"
+    );
     assert_nothing_left(&s, &image, &id);
 }
 
