@@ -164,31 +164,33 @@ fn fd_targets(pid: i64) -> Vec<(i32, String)> {
     v
 }
 
-/// Fds from `first` up that are not a socket, pipe, anonymous inode, fifo or the
-/// container's own pty, or that name a cgroup file: each as "N -> target".
+/// Fds from `first` up that are not [`sync_or_pty`]: each as "N -> target".
 fn foreign_fds(pid: i64, first: i32) -> Vec<String> {
     fd_targets(pid)
         .into_iter()
         .filter(|(n, target)| {
-            if *n < first {
-                return false;
-            }
-            let anon = ["socket:", "pipe:", "anon_inode:", "/dev/pts/"]
-                .iter()
-                .any(|p| target.starts_with(p));
             let fifo = std::fs::metadata(format!("/proc/{pid}/fd/{n}"))
                 .is_ok_and(|m| m.file_type().is_fifo());
-            !(anon || fifo) || target.contains("cgroup")
+            *n >= first && !sync_or_pty(target, fifo)
         })
         .map(|(n, t)| format!("{n} -> {t}"))
         .collect()
 }
 
+/// What a runtime may leave open past stdio and the preserved fds: a socket, pipe,
+/// anonymous inode, fifo or the container's own pty, and never a cgroup file.
+fn sync_or_pty(target: &str, fifo: bool) -> bool {
+    let anon = ["socket:", "pipe:", "anon_inode:", "/dev/pts/"]
+        .iter()
+        .any(|p| target.starts_with(p));
+    (anon || fifo) && !target.contains("cgroup")
+}
+
 /// What a hook lists: `ls -l` (targets) then `ls -lL` (file types) of its fds.
 const FD: &str = "/proc/self/fd";
 
-/// The fds from 3 up in a hook's listing that are a directory or a regular file, or
-/// that name a cgroup file; not the one `ls` reads the directory with.
+/// The fds from 3 up in a hook's listing that are not [`sync_or_pty`]; not the one
+/// `ls` reads the directory with.
 fn foreign_in_ls(ls: &str) -> Vec<String> {
     let mut targets = std::collections::BTreeMap::new();
     let mut kinds = std::collections::BTreeMap::new();
@@ -207,8 +209,7 @@ fn foreign_in_ls(ls: &str) -> Vec<String> {
         .into_iter()
         .filter(|(n, t)| {
             let own = t.starts_with("/proc/") && t.ends_with("/fd");
-            let file = matches!(kinds.get(n), Some('d' | '-'));
-            *n > 2 && !own && (file || t.contains("cgroup"))
+            *n > 2 && !own && !sync_or_pty(t, kinds.get(n) == Some(&'p'))
         })
         .map(|(n, t)| format!("{n} -> {t}"))
         .collect()
