@@ -87,13 +87,13 @@ impl InitContainerBuilder {
 
     /// sifrun patch 0020: the init would stop as soon as it joins a frozen cgroup, and
     /// create with it, forever. runc 1.1 refuses with the same message.
-    fn refuse_frozen_cgroup(&self, spec: &Spec) -> Result<(), LibcontainerError> {
+    fn refuse_frozen_cgroup(&self, spec: &Spec, userns: bool) -> Result<(), LibcontainerError> {
         let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
         let manager =
             libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
                 cgroup_path: utils::get_cgroup_path(linux.cgroups_path(), &self.base.container_id),
                 // As the builder decides (builder_impl.rs, run_container).
-                systemd_cgroup: self.use_systemd || UserNamespaceConfig::new(spec)?.is_some(),
+                systemd_cgroup: self.use_systemd || userns,
                 container_name: self.base.container_id.clone(),
             })?;
         if libcgroups::common::CgroupManager::is_frozen(&manager) {
@@ -110,7 +110,9 @@ impl InitContainerBuilder {
         // validate terminal field against console socket presence before any side effects
         // (mirrors runc's checkTerminal called at the top of runner.run())
         self.base.check_terminal(&spec, self.detached)?;
-        self.refuse_frozen_cgroup(&spec)?;
+        // sifrun patch 0020: needed by the frozen check already.
+        let user_ns_config = UserNamespaceConfig::new(&spec)?;
+        self.refuse_frozen_cgroup(&spec, user_ns_config.is_some())?;
 
         let container_dir = self.create_container_dir()?;
 
@@ -135,8 +137,6 @@ impl InitContainerBuilder {
         } else {
             None
         };
-
-        let user_ns_config = UserNamespaceConfig::new(&spec)?;
 
         let config = YoukiConfig::from_spec(&spec, container.id())?;
         config.save(&container_dir).map_err(|err| {
