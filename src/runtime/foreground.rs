@@ -21,14 +21,14 @@ use super::builder::Launch;
 /// Blocks every signal in this thread (and threads spawned later), so that the
 /// foreground loop can take them with sigwait. Call only after the container process
 /// was forked: a child inherits the mask, and libcontainer does not reset it.
-pub fn block_signals() -> Result<SigSet> {
+fn block_signals() -> Result<SigSet> {
     let all = SigSet::all();
     all.thread_block().context("failed to block signals")?;
     Ok(all)
 }
 
 /// Waits for `pid` (our child), forwarding signals to it. Returns its exit code.
-pub fn wait(pid: Pid, signals: &SigSet) -> Result<i32> {
+fn wait(pid: Pid, signals: &SigSet) -> Result<i32> {
     // The process may already have exited before signals were blocked.
     if let Some(code) = reap(pid)? {
         return Ok(code);
@@ -85,7 +85,7 @@ struct ConsoleSocket {
 }
 
 /// The thread receiving a pty master on our own console socket.
-pub type MasterReceiver = JoinHandle<Result<OwnedFd>>;
+type MasterReceiver = JoinHandle<Result<OwnedFd>>;
 
 /// What `run` and `exec` do around the process they start: its console, then (once
 /// it is forked) blocking signals to forward them, holding its pty, waiting for it.
@@ -238,13 +238,13 @@ pub fn recv_fd(sock: i32) -> Result<OwnedFd> {
 
 /// Copies between our stdio and the pty master until the container side closes.
 /// Puts our terminal (if stdin is one) in raw mode and restores it on drop.
-pub struct PtyProxy {
+struct PtyProxy {
     output: Option<JoinHandle<()>>,
     saved: Option<nix::sys::termios::Termios>,
 }
 
 impl PtyProxy {
-    pub fn start(master: OwnedFd) -> Result<Self> {
+    fn start(master: OwnedFd) -> Result<Self> {
         use nix::sys::termios;
         let stdin = std::io::stdin();
         let saved = termios::tcgetattr(&stdin).ok();
@@ -285,7 +285,7 @@ impl PtyProxy {
     }
 
     /// Waits for the output copy to drain after the process exited.
-    pub fn finish(mut self) {
+    fn finish(mut self) {
         if let Some(h) = self.output.take() {
             let _ = h.join();
         }
