@@ -21,3 +21,8 @@ impl Options {
         Ok(())
     }
 }
+
+pub mod binds;
+pub mod cdi;
+pub mod env;
+pub mod resources;
