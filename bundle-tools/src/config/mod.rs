@@ -15,7 +15,7 @@ use std::path::Path;
 use oci_spec::image::Config as ImageConfig;
 use oci_spec::runtime::Spec;
 
-pub use options::Options;
+pub use options::{Applied, Host, ImageInfo, Options, Target};
 pub use spec::{
     labels_to_annotations, resolve_user, spec_for_native, spec_from_image_config, DEFAULT_PATH,
     NATIVE_ARGS, STOP_SIGNAL_ANNOTATION,
@@ -23,32 +23,60 @@ pub use spec::{
 
 use crate::error::Result;
 
-/// Spec for a bundle of an OCI-SIF whose root filesystem is mounted at `rootfs` (its
-/// `/etc/passwd` and `/etc/group` resolve the image's `User`).
+/// Spec for a bundle of an OCI-SIF whose root filesystem is mounted at `t.rootfs`
+/// (its `/etc/passwd` and `/etc/group` resolve the image's `User`), with `opts` applied.
 pub fn oci_bundle_spec(
     image_config: Option<&ImageConfig>,
-    rootfs: &Path,
+    name: &str,
+    t: &Target,
     opts: &Options,
-) -> Result<Spec> {
+    host: &Host,
+) -> Result<(Spec, Applied)> {
+    let rootfs = t.rootfs;
     let mut spec = spec_from_image_config(
         image_config,
         read_small(rootfs, "etc/passwd").as_deref(),
         read_small(rootfs, "etc/group").as_deref(),
     )?;
-    opts.apply(&mut spec)?;
-    Ok(spec)
+    let c = image_config.cloned().unwrap_or_default();
+    let img = ImageInfo {
+        native: false,
+        name,
+        entrypoint: c.entrypoint().clone().unwrap_or_default(),
+        cmd: c.cmd().clone().unwrap_or_default(),
+        env: c.env().clone().unwrap_or_default(),
+        user: c.user().clone(),
+        working_dir: c.working_dir().clone(),
+    };
+    let applied = opts.apply(&mut spec, &img, t, host)?;
+    Ok((spec, applied))
 }
 
-/// Spec for a bundle of a native SIF whose root filesystem is mounted at `rootfs`
+/// Spec for a bundle of a native SIF whose root filesystem is mounted at `t.rootfs`
 /// (environment from its env scripts, annotations from its `labels.json`).
-pub fn native_bundle_spec(rootfs: &Path, opts: &Options) -> Result<Spec> {
+pub fn native_bundle_spec(
+    name: &str,
+    t: &Target,
+    opts: &Options,
+    host: &Host,
+) -> Result<(Spec, Applied)> {
+    let rootfs = t.rootfs;
     let env = envscript::image_env(rootfs, &[]);
     let mut spec = spec_for_native(
-        env,
+        env.clone(),
         read_small(rootfs, ".singularity.d/labels.json").as_deref(),
     )?;
-    opts.apply(&mut spec)?;
-    Ok(spec)
+    let img = ImageInfo {
+        native: true,
+        name,
+        entrypoint: vec![],
+        cmd: vec![],
+        env,
+        user: None,
+        working_dir: None,
+    };
+    let applied = opts.apply(&mut spec, &img, t, host)?;
+    Ok((spec, applied))
 }
 
 /// Read a small text file from the mounted rootfs (None if absent or not UTF-8; cut at 1 MiB).

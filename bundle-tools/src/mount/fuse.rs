@@ -16,13 +16,27 @@ use crate::error::Result;
 use crate::sif::FsType;
 
 /// Mount layer `l` of `image` read-only at `dir` with squashfuse.
-pub(super) fn mount_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Path) -> Result<()> {
+/// `other_users`: the container runs as ids other than the caller's, which FUSE lets
+/// in only with `allow_other`.
+pub(super) fn mount_layer(
+    st: &mut MountState,
+    image: &Path,
+    l: &Layer,
+    dir: &Path,
+    other_users: bool,
+) -> Result<()> {
     if l.fs != FsType::Squashfs {
         return Err(merr("only squashfs layers can be mounted in fuse mode"));
     }
     let mut o = format!("ro,offset={}", l.offset);
-    if is_root() {
+    if is_root() || other_users {
         o.push_str(",allow_other");
+    }
+    if !is_root() {
+        // Every file the caller's, as SingularityCE mounts it: fuse-overlayfs could
+        // not copy up root's files otherwise (it cannot chown to root).
+        let (u, g) = (nix::unistd::geteuid(), nix::unistd::getegid());
+        o.push_str(&format!(",uid={u},gid={g}"));
     }
     st.will_mount(dir, "fuse.squashfuse", true)?;
     run_tool(
@@ -37,16 +51,34 @@ pub(super) fn mount_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Pa
 }
 
 /// Mount fuse-overlayfs at `rootfs` with options `opts`.
-pub(super) fn mount_overlay(st: &mut MountState, rootfs: &Path, opts: &str) -> Result<()> {
+pub(super) fn mount_overlay(
+    st: &mut MountState,
+    rootfs: &Path,
+    opts: &str,
+    other_users: bool,
+) -> Result<()> {
     let mut o = opts.to_string();
-    if is_root() {
+    if is_root() || other_users {
         o.push_str(",allow_other");
+    }
+    if !is_root() {
+        // It cannot chown to other ids: everything stays the caller's.
+        let (u, g) = (nix::unistd::geteuid(), nix::unistd::getegid());
+        o.push_str(&format!(",squash_to_uid={u},squash_to_gid={g}"));
     }
     st.will_mount(rootfs, "fuse.fuse-overlayfs", true)?;
     run_tool(
         "fuse-overlayfs",
         &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
     )
+}
+
+/// Whether FUSE lets this caller mount with `allow_other` (root, or
+/// `user_allow_other` in /etc/fuse.conf).
+pub(super) fn allow_other_permitted() -> bool {
+    is_root()
+        || fs::read_to_string("/etc/fuse.conf")
+            .is_ok_and(|t| t.lines().any(|l| l.trim() == "user_allow_other"))
 }
 
 /// Unmount a FUSE mount without root (fusermount3, else fusermount); `force` makes

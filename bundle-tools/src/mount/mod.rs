@@ -25,6 +25,7 @@
 //! Whether a container still uses a bundle is the caller's to say ([`umount`] asks):
 //! this crate knows nothing of a runtime's state.
 
+mod extract;
 mod fuse;
 mod kernel;
 pub mod loopdev;
@@ -38,7 +39,7 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-use crate::config;
+use crate::config::{self, Host, Options};
 use crate::error::{Error, Result};
 use crate::sif::Sif;
 pub use mode::MountMode;
@@ -52,14 +53,76 @@ use teardown::teardown;
 /// with the id of one. The runtime knows its containers; this crate does not.
 pub type BundleUser<'a> = &'a dyn Fn(&Path) -> Option<String>;
 
-/// Mount `image` as an OCI bundle at `bundle` (created if missing; must be empty).
+/// Mount `image` as an OCI bundle at `bundle` (created if missing; must be empty),
+/// with the default options.
 pub fn mount(image: &Path, bundle: &Path, mode: MountMode) -> Result<MountState> {
+    mount_with(image, bundle, mode, &Options::default()).map(|m| m.state)
+}
+
+/// A mounted bundle, and what the user should be told once.
+#[derive(Debug)]
+pub struct Mounted {
+    pub state: MountState,
+    pub notes: Vec<String>,
+}
+
+/// What a container of this caller needs from FUSE: `allow_other` when its root is
+/// a subordinate id (the caller keeps its own id, so uid 0 inside is someone else).
+fn needs_other_users(host: &Host) -> bool {
+    matches!(
+        host.idmap,
+        config::options::idmap::IdMap::Sub {
+            fakeroot: false,
+            ..
+        }
+    )
+}
+
+/// The mode an unprivileged caller gets for `auto`, or why `fuse` cannot work.
+fn unprivileged_mode(mode: MountMode, layers: &[Layer], host: &Host) -> Result<MountMode> {
+    let xattrs = layers.iter().any(|l| l.xattrs);
+    let other = needs_other_users(host) && !fuse::allow_other_permitted();
+    let fuse_problem = if xattrs {
+        Some("the image's squashfs has extended attributes, which squashfuse 0.1 reports so that fuse-overlayfs cannot copy files up for a user other than root")
+    } else if other {
+        Some("the container's ids include your subordinate ids, which FUSE lets in only with user_allow_other in /etc/fuse.conf")
+    } else {
+        None
+    };
+    match (mode, fuse_problem) {
+        (MountMode::Kernel, _) => Err(merr("kernel mode needs root (use --mode fuse or extract)")),
+        (MountMode::Fuse, Some(why)) => Err(merr(format!(
+            "fuse mode cannot serve this container: {why} (use --mode extract, or --fakeroot)"
+        ))),
+        (MountMode::Auto, Some(_)) if layers.len() == 1 => Ok(MountMode::Extract),
+        (MountMode::Auto, Some(why)) => Err(merr(format!(
+            "{why}, and extract mode unpacks single-layer images only"
+        ))),
+        (MountMode::Auto, None) => Ok(MountMode::Fuse),
+        (m, _) => Ok(m),
+    }
+}
+
+/// [`mount`] with run options, which decide config.json and, for a caller who is
+/// not root, whether FUSE can serve the container's ids.
+pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) -> Result<Mounted> {
+    opts.validate()?;
+    let host = Host::current(opts.fakeroot)?;
+    let image_arg = image.to_string_lossy().into_owned();
     let image = fs::canonicalize(image).map_err(|e| Error::io(image, e))?;
     let sif = Sif::open(&image)?;
     let (source, layers) = plan::plan(&sif)?;
-    if mode == MountMode::Kernel && !is_root() {
-        return Err(merr("kernel mode needs root (use --mode fuse)"));
-    }
+    let mode = if is_root() {
+        mode
+    } else {
+        unprivileged_mode(mode, &layers, &host)?
+    };
+    let ctx = BuildCtx {
+        opts,
+        host: &host,
+        name: &image_arg,
+        other_users: needs_other_users(&host),
+    };
 
     let bundle_created = match fs::read_dir(bundle) {
         Ok(mut rd) => {
@@ -101,8 +164,9 @@ pub fn mount(image: &Path, bundle: &Path, mode: MountMode) -> Result<MountState>
         let _ = teardown(&mut st, true, true);
         return Err(e);
     }
-    match build(&mut st, &sif, &source, &layers) {
-        Ok(()) => Ok(st),
+    let done = |st: MountState, notes| Mounted { state: st, notes };
+    match build(&mut st, &sif, &source, &layers, &ctx) {
+        Ok(notes) => Ok(done(st, notes)),
         Err(e) if mode == MountMode::Auto && st.mode == MountMode::Kernel => {
             // The kernel path failed (no loop devices, no overlay in a container …):
             // undo it and try FUSE.
@@ -111,8 +175,8 @@ pub fn mount(image: &Path, bundle: &Path, mode: MountMode) -> Result<MountState>
                 create_bundle_dir(&st.bundle)?;
             }
             st.mode = MountMode::Fuse;
-            match build(&mut st, &sif, &source, &layers) {
-                Ok(()) => Ok(st),
+            match build(&mut st, &sif, &source, &layers, &ctx) {
+                Ok(notes) => Ok(done(st, notes)),
                 Err(e2) => {
                     let _ = teardown(&mut st, true, true);
                     Err(merr(format!("kernel mode: {e}; fuse mode: {e2}")))
@@ -133,31 +197,91 @@ fn create_bundle_dir(bundle: &Path) -> Result<()> {
         .map_err(|e| Error::io(bundle, e))
 }
 
-/// Make the bundle in `st.mode`: directories, layers, overlay, `config.json`.
-fn build(st: &mut MountState, sif: &Sif, source: &Source, layers: &[Layer]) -> Result<()> {
+/// What `build` needs besides the image: the options and the caller.
+struct BuildCtx<'a> {
+    opts: &'a Options,
+    host: &'a Host,
+    name: &'a str,
+    other_users: bool,
+}
+
+/// Make the bundle in `st.mode`: directories, layers, overlay, `config.json` and the
+/// files the options put next to it. Returns the notes for the user.
+fn build(
+    st: &mut MountState,
+    sif: &Sif,
+    source: &Source,
+    layers: &[Layer],
+    ctx: &BuildCtx,
+) -> Result<Vec<String>> {
     let lay = Layout::new(&st.bundle);
     st.mkdirs(&lay.dirs(layers.len()))?;
-    for (i, l) in layers.iter().enumerate() {
+    if st.mode == MountMode::Extract {
+        extract::extract(sif.path(), layers, &lay.rootfs)?;
+    } else {
+        for (i, l) in layers.iter().enumerate() {
+            match st.mode {
+                MountMode::Fuse => {
+                    fuse::mount_layer(st, sif.path(), l, &lay.layer(i), ctx.other_users)?
+                }
+                _ => kernel::mount_layer(st, sif.path(), l, &lay.layer(i))?,
+            }
+        }
+        let opts = lay.overlay_options(layers.len());
         match st.mode {
-            MountMode::Fuse => fuse::mount_layer(st, sif.path(), l, &lay.layer(i))?,
-            _ => kernel::mount_layer(st, sif.path(), l, &lay.layer(i))?,
+            MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
+            _ => kernel::mount_overlay(st, &lay.rootfs, &opts)?,
         }
     }
-    let opts = lay.overlay_options(layers.len());
-    match st.mode {
-        MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts)?,
-        _ => kernel::mount_overlay(st, &lay.rootfs, &opts)?,
-    }
-    // Run options (config::Options) are not taken by `mount` yet: the defaults.
-    let run_opts = config::Options::default();
-    let spec = match source {
-        Source::Oci(img) => config::oci_bundle_spec(img.config.as_ref(), &lay.rootfs, &run_opts)?,
-        Source::Native => config::native_bundle_spec(&lay.rootfs, &run_opts)?,
+    let t = config::Target {
+        bundle: &st.bundle,
+        rootfs: &lay.rootfs,
+    };
+    let (spec, applied) = match source {
+        Source::Oci(img) => {
+            config::oci_bundle_spec(img.config.as_ref(), ctx.name, &t, ctx.opts, ctx.host)?
+        }
+        Source::Native => config::native_bundle_spec(ctx.name, &t, ctx.opts, ctx.host)?,
     };
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
-    st.created.push(lay.config.clone());
+    // Recorded before they are written, so a kill in between leaves nothing unknown.
+    let mut paths = vec![lay.config.clone()];
+    let mut dirs = vec![];
+    for f in &applied.files {
+        let p = st.bundle.join(&f.path);
+        if let Some(parent) = p.parent().filter(|d| *d != st.bundle && !d.exists()) {
+            if !dirs.contains(&parent.to_path_buf()) {
+                dirs.push(parent.to_path_buf());
+            }
+        }
+        paths.push(p);
+    }
+    st.created.extend(dirs.iter().cloned());
+    st.created.extend(paths);
     st.save()?;
-    fs::write(&lay.config, json).map_err(|e| Error::io(&lay.config, e))
+    for d in &dirs {
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(d)
+            .map_err(|e| Error::io(d, e))?;
+    }
+    for f in &applied.files {
+        write_file(&st.bundle.join(&f.path), &f.contents, f.mode)?;
+    }
+    write_file(&lay.config, &json, 0o644)?;
+    Ok(applied.notes)
+}
+
+fn write_file(p: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(p)
+        .and_then(|mut f| f.write_all(contents))
+        .map_err(|e| Error::io(p, e))
 }
 
 /// Undo a `mount`. Unless `force`, refuses while `in_use` names a container that

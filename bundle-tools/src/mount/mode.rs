@@ -12,7 +12,10 @@ pub enum MountMode {
     Kernel,
     /// squashfuse + fuse-overlayfs (no root needed).
     Fuse,
-    /// Kernel when root and it works, else FUSE.
+    /// unsquashfs into the bundle's rootfs (no root, no FUSE; costs a copy).
+    Extract,
+    /// Kernel when root and it works; else FUSE when it can serve the container's
+    /// ids, else extract.
     Auto,
 }
 
@@ -22,8 +25,9 @@ impl std::str::FromStr for MountMode {
         match s {
             "kernel" => Ok(Self::Kernel),
             "fuse" => Ok(Self::Fuse),
+            "extract" => Ok(Self::Extract),
             "auto" => Ok(Self::Auto),
-            o => Err(format!("unknown mount mode {o:?} (kernel, fuse, auto)")),
+            o => Err(format!("unknown mount mode {o:?} (kernel, fuse, extract, auto)")),
         }
     }
 }

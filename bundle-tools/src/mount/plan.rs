@@ -13,6 +13,9 @@ pub(super) struct Layer {
     pub offset: u64,
     pub size: u64,
     pub fs: FsType,
+    /// A squashfs with an xattr table (squashfuse 0.1 reports `security.*` names as
+    /// `trusted.*`, which only root can read: copy-up fails for anyone else).
+    pub xattrs: bool,
 }
 
 /// What the image is, for the config: a native SIF or a resolved OCI-SIF.
@@ -42,6 +45,7 @@ pub(super) fn plan(sif: &Sif) -> Result<(Source, Vec<Layer>)> {
                 offset: l.offset,
                 size: l.size,
                 fs: FsType::Squashfs,
+                xattrs: squashfs_has_xattrs(sif, l.offset),
             })
             .collect();
         return Ok((Source::Oci(Box::new(img)), layers));
@@ -76,8 +80,21 @@ pub(super) fn plan(sif: &Sif) -> Result<(Source, Vec<Layer>)> {
             offset: p.offset as u64,
             size: p.size as u64,
             fs,
+            xattrs: fs == FsType::Squashfs && squashfs_has_xattrs(sif, p.offset as u64),
         }],
     ))
+}
+
+/// Whether the squashfs superblock at `offset` points to an xattr id table.
+fn squashfs_has_xattrs(sif: &Sif, offset: u64) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut sb = [0u8; 64];
+    let ok = std::fs::File::open(sif.path()).and_then(|mut f| {
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(&mut sb)
+    });
+    // xattr_id_table_start (u64 at 56); all ones = none.
+    ok.is_ok() && &sb[..4] == b"hsqs" && sb[56..64] != [0xff; 8]
 }
 
 /// The bundle's directories: `layers/<i>`, `rootfs`, `overlay/{upper,work}`, `volumes`.

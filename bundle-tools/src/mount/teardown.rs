@@ -29,9 +29,12 @@ pub(super) fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) ->
     // The overlay dir holds the container's writes (upper) and overlayfs' work dir;
     // both are ours to delete. Everything else we created should be empty by now.
     let overlay = st.bundle.join("overlay");
+    let rootfs = st.bundle.join("rootfs");
     while let Some(p) = st.created.pop() {
         let r = if p == overlay {
             fs::remove_dir_all(&p)
+        } else if p == rootfs && st.mode == super::MountMode::Extract {
+            super::extract::remove_tree(&p)
         } else if p.starts_with(&overlay) {
             continue;
         } else if p.is_dir() {

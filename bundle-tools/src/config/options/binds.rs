@@ -389,11 +389,16 @@ pub fn host_tty_gid() -> Result<Option<u32>> {
     if !nix::unistd::getuid().is_root() {
         return Ok(None);
     }
-    match nix::unistd::Group::from_name("tty") {
-        Ok(Some(g)) => Ok(Some(g.gid.as_raw())),
-        Ok(None) => Err(err("while identifying tty gid: no group named tty")),
-        Err(e) => Err(err(format!("while identifying tty gid: {e}"))),
-    }
+    // /etc/group read directly: this static binary cannot load NSS modules.
+    let text = fs::read_to_string("/etc/group")
+        .map_err(|e| err(format!("while identifying tty gid: /etc/group: {e}")))?;
+    text.lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[0] == "tty").then(|| f[2].parse::<u32>().ok())?
+        })
+        .map(Some)
+        .ok_or_else(|| err("while identifying tty gid: no group named tty"))
 }
 
 /// Singularity's `addBindMount`: one bind, device bind or (unsupported) image bind.
