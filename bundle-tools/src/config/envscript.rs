@@ -13,14 +13,40 @@ use std::path::Path;
 pub struct ShellEnv {
     vars: BTreeMap<String, (String, bool)>,
     order: Vec<String>,
+    /// `set -a`: every assignment exports.
+    allexport: bool,
 }
 
 impl ShellEnv {
+    /// A shell whose variables are `pairs`, none exported: they can be expanded but
+    /// are not part of [`exported`](Self::exported) unless assigned or exported by the
+    /// script. With `allexport` (`set -a`) every assignment exports; this is how
+    /// SingularityCE evaluates an `--env-file` over the host environment.
+    pub fn with_unexported<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        allexport: bool,
+    ) -> Self {
+        let mut env = ShellEnv::default();
+        for (k, v) in pairs {
+            env.set(k, v.to_string(), false);
+        }
+        env.allexport = allexport;
+        env
+    }
+    /// Exported variables as `(key, value)`, in first-assignment order.
+    pub fn exported_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.order.iter().filter_map(|k| {
+            self.vars
+                .get(k)
+                .filter(|(_, e)| *e)
+                .map(|(v, _)| (k.as_str(), v.as_str()))
+        })
+    }
     pub fn get(&self, k: &str) -> Option<&str> {
         self.vars.get(k).map(|(v, _)| v.as_str())
     }
     fn set(&mut self, k: &str, v: String, export: bool) {
-        let exp = export || self.vars.get(k).is_some_and(|(_, e)| *e);
+        let exp = export || self.allexport || self.vars.get(k).is_some_and(|(_, e)| *e);
         if !self.vars.contains_key(k) {
             self.order.push(k.to_string());
         }
@@ -40,14 +66,8 @@ impl ShellEnv {
     }
     /// Exported variables as `K=V`, in first-assignment order.
     pub fn exported(&self) -> Vec<String> {
-        self.order
-            .iter()
-            .filter_map(|k| {
-                self.vars
-                    .get(k)
-                    .filter(|(_, e)| *e)
-                    .map(|(v, _)| format!("{k}={v}"))
-            })
+        self.exported_pairs()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect()
     }
 }
