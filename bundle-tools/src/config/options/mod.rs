@@ -349,8 +349,12 @@ impl Options {
                 args.extend(a.iter().cloned());
                 p.set_args(Some(args));
             }
-            Action::Exec(a) => p.set_args(Some(a.clone())),
-            Action::Shell => p.set_args(Some(vec!["/bin/sh".into()])),
+            Action::Exec(a) => {
+                p.set_args(Some(a.clone()));
+            }
+            Action::Shell => {
+                p.set_args(Some(vec!["/bin/sh".into()]));
+            }
         }
         if let Some(cwd) = &self.cwd {
             p.set_cwd(cwd.into());
