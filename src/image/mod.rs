@@ -7,14 +7,25 @@ use std::path::PathBuf;
 use anyhow::Context;
 use bundle_tools::mount::{self as bundle, MountMode};
 
+pub mod options;
 pub mod sif;
+
+use bundle_tools::config::options::{Action, Options, Profile};
+pub use options::RunOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct Mount {
-    /// kernel (loop + squashfs + overlayfs, root), fuse (squashfuse + fuse-overlayfs)
-    /// or auto (kernel when root and it works, else fuse)
+    /// kernel (loop + squashfs + overlayfs, root), fuse (squashfuse + fuse-overlayfs),
+    /// extract (unsquashfs into the bundle) or auto (kernel when root and it works;
+    /// else fuse when it can serve the container's ids, else extract)
     #[arg(long, default_value = "auto", value_parser = parse_mode)]
     pub mode: MountMode,
+    /// Write the config.json SingularityCE's OCI mode would (as `oci run --image`)
+    /// instead of runc's default one
+    #[arg(long)]
+    pub oci_mode: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// SIF or OCI-SIF image
     pub image: PathBuf,
     /// Bundle directory to create (must not exist or be empty)
@@ -26,13 +37,27 @@ fn parse_mode(s: &str) -> Result<MountMode, String> {
 }
 
 pub fn mount(args: Mount) -> anyhow::Result<()> {
-    bundle::mount(&args.image, &args.bundle, args.mode).with_context(|| {
-        format!(
-            "mount {} on {}",
-            args.image.display(),
-            args.bundle.display()
-        )
-    })?;
+    let profile = if args.oci_mode {
+        Profile::OciMode
+    } else {
+        Profile::Bundle
+    };
+    let opts = args.run.to_options(profile, Action::Image)?;
+    mount_with(&args.image, &args.bundle, args.mode, &opts)
+}
+
+/// Mount with `opts`, telling the user what the options could not do.
+pub fn mount_with(
+    image: &std::path::Path,
+    bundle_dir: &std::path::Path,
+    mode: MountMode,
+    opts: &Options,
+) -> anyhow::Result<()> {
+    let m = bundle::mount_with(image, bundle_dir, mode, opts)
+        .with_context(|| format!("mount {} on {}", image.display(), bundle_dir.display()))?;
+    for n in &m.notes {
+        eprintln!("sifrun: {n}");
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod create;
 pub mod delete;
 pub mod dir;
 pub mod exec;
+pub mod image_cache;
 pub mod kill;
 pub mod logs;
 pub mod monitor;

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use bundle_tools::config::options::{Action, Profile};
 use bundle_tools::mount::MountMode;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -20,7 +21,7 @@ use nix::unistd::isatty;
 
 use super::create;
 use super::dir::OciDir;
-use crate::image;
+use crate::image::{self, RunOptions};
 use crate::runtime::ctx::{exit_byte, Ctx};
 use crate::runtime::unix;
 
@@ -37,16 +38,33 @@ pub struct Run {
         conflicts_with = "image"
     )]
     pub bundle: Option<PathBuf>,
-    /// SIF or OCI-SIF image to run through a temporary bundle
-    #[arg(long)]
-    pub image: Option<PathBuf>,
+    /// SIF or OCI-SIF image to run through a temporary bundle; also oci:DIR[:TAG],
+    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:REF], converted once into an
+    /// OCI-SIF in the cache
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// With --image: run ARGS instead of the image's command (singularity exec)
+    #[arg(long, requires = "image", conflicts_with = "shell")]
+    pub exec: bool,
+    /// With --image: start a shell (singularity shell)
+    #[arg(long, requires = "image")]
+    pub shell: bool,
+    /// With --image: how to mount it (auto, kernel, fuse, extract)
+    #[arg(long, default_value = "auto", value_parser = parse_mode, requires = "image")]
+    pub mode: MountMode,
     #[command(flatten)]
     pub common: create::Common,
-    /// Container identifier
-    pub container_id: String,
-    /// With --image: the command line to run instead of the image's
+    #[command(flatten)]
+    pub opts: RunOptions,
+    /// Container identifier (with --image: optional, a unique one is made up)
+    pub container_id: Option<String>,
+    /// With --image: arguments for the image's command (with --exec: the command)
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+fn parse_mode(s: &str) -> Result<MountMode, String> {
+    s.parse()
 }
 
 pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
@@ -55,6 +73,9 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
             if !args.args.is_empty() {
                 bail!("a command line after -- needs --image (edit config.json of a bundle)");
             }
+            let Some(id) = args.container_id.clone() else {
+                bail!("oci run -b BUNDLE needs a container id");
+            };
             crate::runtime::run::run(
                 liboci_cli::Run {
                     bundle: bundle.clone(),
@@ -65,7 +86,7 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
                     no_new_keyring: false,
                     preserve_fds: 0,
                     keep: false,
-                    container_id: args.container_id.clone(),
+                    container_id: id,
                     detach: false,
                 },
                 ctx,
@@ -76,8 +97,37 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
     }
 }
 
-fn run_image(image: &Path, args: &Run, ctx: &Ctx) -> Result<u8> {
-    let id = &args.container_id;
+/// A container id no other run uses: `sifrun-` and 16 random hex digits.
+fn unique_id() -> Result<String> {
+    let mut b = [0u8; 8];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .context("cannot read /dev/urandom")?;
+    Ok(format!(
+        "sifrun-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    ))
+}
+
+fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
+    let action = if args.shell {
+        Action::Shell
+    } else if args.exec {
+        if args.args.is_empty() {
+            bail!("--exec needs a command after --");
+        }
+        Action::Exec(args.args.clone())
+    } else {
+        Action::Run(args.args.clone())
+    };
+    let mut opts = args.opts.to_options(Profile::OciMode, action)?;
+    opts.terminal = Some(isatty(0).unwrap_or(false) && isatty(1).unwrap_or(false));
+    let image = super::image_cache::resolve(image)?;
+    let id = match &args.container_id {
+        Some(id) => id.clone(),
+        None => unique_id()?,
+    };
     // Blocked before anything is made, so a Ctrl-C from here on leads to clean-up.
     let mut signals = SigSet::empty();
     for s in [
@@ -90,45 +140,17 @@ fn run_image(image: &Path, args: &Run, ctx: &Ctx) -> Result<u8> {
         signals.add(s);
     }
     signals.thread_block()?;
-    let dir = create::claim_dir(ctx, id)?;
+    let dir = create::claim_dir(ctx, &id)?;
     let bundle = dir.path(OciDir::BUNDLE);
-    let result = image::mount(image::Mount {
-        mode: MountMode::Auto,
-        image: image.to_path_buf(),
-        bundle: bundle.clone(),
-    })
-    .and_then(|()| {
-        set_process(&bundle, &args.args)?;
-        run_child(&bundle, args, ctx, &signals)
-    });
-    let cleanup = clean_up(ctx, id, &dir, &bundle);
+    let result = image::mount_with(&image, &bundle, args.mode, &opts)
+        .and_then(|()| run_child(&bundle, &id, args, ctx, &signals));
+    let cleanup = clean_up(ctx, &id, &dir, &bundle);
     let code = result?;
     cleanup?;
     Ok(code)
 }
 
-/// ARGS replace the command line; a terminal only when we have one (a pty would turn
-/// `\n` into `\r\n` in piped output).
-fn set_process(bundle: &Path, args: &[String]) -> Result<()> {
-    let path = bundle.join("config.json");
-    let mut config: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
-    )
-    .with_context(|| format!("invalid {}", path.display()))?;
-    let process = config
-        .get_mut("process")
-        .and_then(|p| p.as_object_mut())
-        .context("config.json has no process")?;
-    if !args.is_empty() {
-        process.insert("args".into(), serde_json::json!(args));
-    }
-    let tty = isatty(0).unwrap_or(false) && isatty(1).unwrap_or(false);
-    process.insert("terminal".into(), serde_json::json!(tty));
-    std::fs::write(&path, serde_json::to_vec_pretty(&config)?)
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn run_child(bundle: &Path, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u8> {
+fn run_child(bundle: &Path, id: &str, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u8> {
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("--root").arg(&ctx.root);
     if ctx.systemd_cgroup {
@@ -138,7 +160,7 @@ fn run_child(bundle: &Path, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u
     if let Some(p) = &args.common.pid_file {
         cmd.arg("--pid-file").arg(p);
     }
-    cmd.arg(&args.container_id);
+    cmd.arg(id);
     // std resets the signal mask in the child.
     let mut child = cmd.spawn().context("cannot start `sifrun run`")?;
     let mut kill_at: Option<Instant> = None;
@@ -157,7 +179,7 @@ fn run_child(bundle: &Path, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u
                 // The run itself is stuck: the clean-up after it still happens.
                 let _ = child.kill();
             } else {
-                kill_container(ctx, &args.container_id);
+                kill_container(ctx, id);
                 killed = true;
                 kill_at = Some(Instant::now() + GRACE);
             }

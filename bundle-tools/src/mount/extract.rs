@@ -38,7 +38,11 @@ pub(super) fn extract(image: &Path, layers: &[Layer], rootfs: &Path) -> Result<(
         .arg(image)
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| merr(format!("cannot run unsquashfs (package squashfs-tools): {e}")))?;
+        .map_err(|e| {
+            merr(format!(
+                "cannot run unsquashfs (package squashfs-tools): {e}"
+            ))
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(merr(format!(

@@ -27,7 +27,9 @@ impl std::str::FromStr for MountMode {
             "fuse" => Ok(Self::Fuse),
             "extract" => Ok(Self::Extract),
             "auto" => Ok(Self::Auto),
-            o => Err(format!("unknown mount mode {o:?} (kernel, fuse, extract, auto)")),
+            o => Err(format!(
+                "unknown mount mode {o:?} (kernel, fuse, extract, auto)"
+            )),
         }
     }
 }

@@ -176,6 +176,10 @@ mod tests {
             keep_privs: false,
             no_privs: true,
         };
-        assert!(capabilities(&none, 0).bounding().as_ref().unwrap().is_empty());
+        assert!(capabilities(&none, 0)
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .is_empty());
     }
 }

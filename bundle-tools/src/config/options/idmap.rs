@@ -166,10 +166,7 @@ impl IdMap {
     pub fn mappings(&self, caller: &Caller) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
         match self {
             IdMap::Host => (vec![], vec![]),
-            IdMap::Single => (
-                vec![map(0, caller.uid, 1)],
-                vec![map(0, caller.gid, 1)],
-            ),
+            IdMap::Single => (vec![map(0, caller.uid, 1)], vec![map(0, caller.gid, 1)]),
             IdMap::Sub { uid, gid, fakeroot } => (
                 ranges(caller.uid, *uid, *fakeroot),
                 ranges(caller.gid, *gid, *fakeroot),
@@ -300,14 +297,20 @@ mod tests {
         assert_eq!(m, IdMap::Single);
         assert_eq!(triples(&m.mappings(&c).0), [(0, 70000, 1)]);
         assert!(!m.maps_uid(&c, 1000));
-        assert_eq!(IdMap::choose(&caller(0, 0), Some((R, R)), true), IdMap::Host);
+        assert_eq!(
+            IdMap::choose(&caller(0, 0), Some((R, R)), true),
+            IdMap::Host
+        );
     }
 
     #[test]
     fn passwd_lookup() {
         let t = "root:x:0:0:root:/root:/bin/bash\nu:x:1000:100:U Ser:/home/u:/bin/zsh\n";
         let c = Caller::from_passwd(t, 1000).unwrap();
-        assert_eq!((c.name.as_str(), c.gid, c.home.as_str()), ("u", 100, "/home/u"));
+        assert_eq!(
+            (c.name.as_str(), c.gid, c.home.as_str()),
+            ("u", 100, "/home/u")
+        );
         assert!(Caller::from_passwd(t, 5).is_none());
     }
 }

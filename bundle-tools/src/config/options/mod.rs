@@ -103,6 +103,8 @@ pub struct Options {
     pub cdi_dirs: Vec<PathBuf>,
     /// Size in MiB of SingularityCE's session tmpfs mounts (its `sessiondir max size`).
     pub session_mb: u64,
+    /// `process.terminal` (None: as generated).
+    pub terminal: Option<bool>,
 }
 
 /// What the image says, for the options that depend on it.
@@ -321,6 +323,9 @@ impl Options {
         if self.profile == Profile::OciMode {
             ocimode::etc_files(self, spec, img, t, host, &user, &mut out)?;
         }
+        if let (Some(tty), Some(p)) = (self.terminal, spec.process_mut().as_mut()) {
+            p.set_terminal(Some(tty));
+        }
         Ok(out)
     }
 
@@ -341,7 +346,11 @@ impl Options {
             Action::Image => {}
             Action::Run(a) if !img.native => {
                 let mut args = img.entrypoint.clone();
-                args.extend(if a.is_empty() { img.cmd.clone() } else { a.clone() });
+                args.extend(if a.is_empty() {
+                    img.cmd.clone()
+                } else {
+                    a.clone()
+                });
                 p.set_args(Some(args));
             }
             Action::Run(a) => {
@@ -365,8 +374,7 @@ impl Options {
             envv.push(format!("{k}={v}"));
         }
         p.set_env(Some(envv));
-        if self.add_caps.is_some() || self.drop_caps.is_some() || self.no_privs || self.keep_privs
-        {
+        if self.add_caps.is_some() || self.drop_caps.is_some() || self.no_privs || self.keep_privs {
             p.set_capabilities(Some(self.capabilities(user.uid(), &mut out.notes)));
         }
         if self.no_privs {
@@ -387,7 +395,11 @@ impl Options {
         if self.cdi_dirs.is_empty() {
             cdi::DEFAULT_CDI_DIRS.join(", ")
         } else {
-            let v: Vec<String> = self.cdi_dirs.iter().map(|d| d.display().to_string()).collect();
+            let v: Vec<String> = self
+                .cdi_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
             v.join(", ")
         }
     }
@@ -408,10 +420,16 @@ impl Options {
         let (add, bad_add) = caps::parse_cap_list(self.add_caps.as_deref().unwrap_or(""));
         let (drop, bad_drop) = caps::parse_cap_list(self.drop_caps.as_deref().unwrap_or(""));
         if !bad_add.is_empty() {
-            notes.push(format!("Ignoring unknown --add-caps: {}", bad_add.join(",")));
+            notes.push(format!(
+                "Ignoring unknown --add-caps: {}",
+                bad_add.join(",")
+            ));
         }
         if !bad_drop.is_empty() {
-            notes.push(format!("Ignoring unknown --drop-caps: {}", bad_drop.join(",")));
+            notes.push(format!(
+                "Ignoring unknown --drop-caps: {}",
+                bad_drop.join(",")
+            ));
         }
         caps::capabilities(
             &caps::CapRequest {
@@ -514,8 +532,8 @@ fn unprivileged(spec: &mut Spec, host: &Host, notes: &mut Vec<String>) -> Result
         .collect();
     ns.push(namespace(LinuxNamespaceType::User));
     linux.set_namespaces(Some(ns));
-    linux.set_uid_mappings(Some(uids));
-    linux.set_gid_mappings(Some(gids));
+    linux.set_uid_mappings(Some(uids.clone()));
+    linux.set_gid_mappings(Some(gids.clone()));
     linux.set_resources(None);
     linux.set_cgroups_path(None);
     spec.set_linux(Some(linux));
@@ -535,10 +553,20 @@ fn unprivileged(spec: &mut Spec, host: &Host, notes: &mut Vec<String>) -> Result
                         .to_vec(),
                 ));
             }
+            // An id option naming an id the namespace lacks would fail the mount
+            // (devpts' gid=5 of runc's spec, under a single-id map).
             if let Some(o) = m.options().clone() {
                 m.set_options(Some(
                     o.into_iter()
-                        .filter(|o| !o.starts_with("gid=") && !o.starts_with("uid="))
+                        .filter(|o| {
+                            let id =
+                                |p: &str| o.strip_prefix(p).and_then(|v| v.parse::<u32>().ok());
+                            match (id("uid="), id("gid=")) {
+                                (Some(u), _) => mapped(&uids, u),
+                                (_, Some(g)) => mapped(&gids, g),
+                                _ => true,
+                            }
+                        })
                         .collect(),
                 ));
             }
@@ -547,6 +575,11 @@ fn unprivileged(spec: &mut Spec, host: &Host, notes: &mut Vec<String>) -> Result
         .collect();
     spec.set_mounts(Some(mounts));
     Ok(())
+}
+
+fn mapped(maps: &[oci_spec::runtime::LinuxIdMapping], id: u32) -> bool {
+    maps.iter()
+        .any(|m| id >= m.container_id() && id - m.container_id() < m.size())
 }
 
 #[cfg(test)]

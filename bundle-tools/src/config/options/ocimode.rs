@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Process, Spec, User};
 
 use super::{
-    binds, env, has_ns, namespace, opt_err, Action, Applied, BundleFile, Host, ImageInfo,
-    Options, Target,
+    binds, env, has_ns, namespace, opt_err, Action, Applied, BundleFile, Host, ImageInfo, Options,
+    Target,
 };
 use crate::error::Result;
 
@@ -88,9 +88,8 @@ pub(super) fn base(
         ns.push(namespace(LinuxNamespaceType::Uts));
     }
     if o.userns && !host.unprivileged() {
-        out.notes.push(
-            "--userns as root: a user namespace mapping root to root (no other ids)".into(),
-        );
+        out.notes
+            .push("--userns as root: a user namespace mapping root to root (no other ids)".into());
     }
     let mut linux = spec.linux().clone().unwrap_or_default();
     linux.set_namespaces(Some(ns));
@@ -140,7 +139,12 @@ pub(super) fn base(
                 &["rbind", "nosuid", "noexec", "nodev", "ro"],
             )
         } else {
-            mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])
+            mount(
+                "/sys",
+                "sysfs",
+                "sysfs",
+                &["nosuid", "noexec", "nodev", "ro"],
+            )
         });
         if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
             let rw = if o.keep_privs { "rw" } else { "ro" };
@@ -199,9 +203,12 @@ pub(super) fn base(
     m.extend(tmp);
     m.extend(o.user_binds()?);
     for lib in &o.containlibs {
-        let name = lib
-            .file_name()
-            .ok_or_else(|| opt_err(format!("SINGULARITY_CONTAINLIBS: {} has no file name", lib.display())))?;
+        let name = lib.file_name().ok_or_else(|| {
+            opt_err(format!(
+                "SINGULARITY_CONTAINLIBS: {} has no file name",
+                lib.display()
+            ))
+        })?;
         if !lib.exists() {
             return Err(opt_err(format!(
                 "SINGULARITY_CONTAINLIBS: cannot stat {}",
@@ -251,7 +258,13 @@ pub(super) fn base(
     };
     if img.native {
         let ne = env::native_env(&[], &input)?;
-        p.set_env(Some(ne.process_env));
+        // libcontainer looks args[0] up on PATH even when it is absolute; the action
+        // scripts set the image's own PATH.
+        let mut penv = ne.process_env;
+        if !penv.iter().any(|e| e.starts_with("PATH=")) {
+            penv.push(crate::config::DEFAULT_PATH.to_string());
+        }
+        p.set_env(Some(penv));
         out.files.push(BundleFile {
             path: ENV_SCRIPT.into(),
             contents: ne.script.into_bytes(),
@@ -309,7 +322,11 @@ fn args(o: &Options, img: &ImageInfo) -> Result<Vec<String>> {
         Action::Image => e,
         Action::Run(a) => {
             let mut v = img.entrypoint.clone();
-            v.extend(if a.is_empty() { img.cmd.clone() } else { a.clone() });
+            v.extend(if a.is_empty() {
+                img.cmd.clone()
+            } else {
+                a.clone()
+            });
             v
         }
         Action::Exec(a) => a.clone(),
@@ -378,7 +395,10 @@ pub(super) fn etc_files(
         let host_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
         match std::fs::read_to_string(t.rootfs.join("etc/passwd")) {
             Ok(image) => {
-                let entry = super::idmap::Caller::from_passwd(&host_passwd, if o.fakeroot { 0 } else { host.caller.uid });
+                let entry = super::idmap::Caller::from_passwd(
+                    &host_passwd,
+                    if o.fakeroot { 0 } else { host.caller.uid },
+                );
                 out.files.push(BundleFile {
                     path: "etc/passwd".into(),
                     contents: passwd_with(&image, user, entry.as_ref(), &home).into_bytes(),
@@ -394,7 +414,11 @@ pub(super) fn etc_files(
             Ok(image) => {
                 let gid = if o.fakeroot { 0 } else { host.caller.gid };
                 let name = group_name(&host_group, gid).unwrap_or_else(|| gid.to_string());
-                let member = if o.fakeroot { "root".to_string() } else { host.caller.name.clone() };
+                let member = if o.fakeroot {
+                    "root".to_string()
+                } else {
+                    host.caller.name.clone()
+                };
                 let mut text = image;
                 if !text.is_empty() && !text.ends_with('\n') {
                     text.push('\n');
