@@ -44,4 +44,5 @@ mod run;
 mod security;
 mod sif;
 mod spec_features;
+mod unprivileged;
 mod update;

@@ -1,7 +1,7 @@
 //! Rootless: as an unprivileged user (`sifrun-test`, created here if missing, with
 //! subordinate ids in /etc/subuid and /etc/subgid), a busybox container from a
-//! `sifrun spec --rootless` config goes through create/start/state/kill/delete, and a
-//! SIF mounted with `sifrun mount --mode fuse` runs.
+//! `sifrun spec --rootless` config goes through create/start/state/kill/delete. The
+//! helpers here (the test user, running sifrun as it) serve `unprivileged` too.
 //!
 //! The tests need root to create the user; they run sifrun as that user.
 
@@ -10,13 +10,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::sif::busybox_sif_copy;
 use crate::common::*;
 
 const USER: &str = "sifrun-test";
 
 /// (uid, gid) of the test user, creating it (and its subordinate id ranges) if needed.
-fn test_user() -> (u32, u32) {
+pub(crate) fn test_user() -> (u32, u32) {
     static ONCE: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     *ONCE.get_or_init(|| {
         if passwd_ids(USER).is_none() {
@@ -63,7 +62,7 @@ fn passwd_ids(user: &str) -> Option<(u32, u32)> {
     })
 }
 
-fn chown_r(p: &Path, uid: u32, gid: u32) {
+pub(crate) fn chown_r(p: &Path, uid: u32, gid: u32) {
     let o = Command::new("chown")
         .arg("-R")
         .arg(format!("{uid}:{gid}"))
@@ -74,13 +73,34 @@ fn chown_r(p: &Path, uid: u32, gid: u32) {
 }
 
 /// sifrun ARGS as the test user, with a clean environment of its own.
-fn as_user(uid: u32, gid: u32, home: &Path, args: &[&str]) -> Output {
+pub(crate) fn as_user(uid: u32, gid: u32, home: &Path, args: &[&str]) -> Output {
+    as_user_with(uid, gid, home, args, &[], None)
+}
+
+/// [`as_user`] with extra environment variables and (optionally) text on stdin.
+pub(crate) fn as_user_with(
+    uid: u32,
+    gid: u32,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     let mut c = Command::new(SIFRUN);
+    if let Some(text) = stdin {
+        let f = home.join(format!(".stdin-{}", unique_id("in")));
+        std::fs::write(&f, text).unwrap();
+        c.stdin(std::fs::File::open(&f).unwrap());
+        let _ = std::fs::remove_file(&f);
+    } else {
+        c.stdin(std::process::Stdio::null());
+    }
     c.args(args)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
         .env("HOME", home)
         .env("XDG_RUNTIME_DIR", home.join("run"))
+        .envs(env.iter().copied())
         .current_dir(home)
         .uid(uid)
         .gid(gid); // std drops root's supplementary groups when it changes the uid
@@ -90,7 +110,7 @@ fn as_user(uid: u32, gid: u32, home: &Path, args: &[&str]) -> Output {
 /// Whether unprivileged users can use FUSE. /dev/fuse is 0666 on a normal Debian
 /// system (udev); without udev (minimal VMs, containers) devtmpfs leaves it 0600,
 /// and it is made 0666 here, idempotently, as udev would. Prints why not otherwise.
-fn fuse_usable_by_users() -> bool {
+pub(crate) fn fuse_usable_by_users() -> bool {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let dev = Path::new("/dev/fuse");
     let Ok(meta) = std::fs::metadata(dev) else {
@@ -126,7 +146,7 @@ fn fuse_usable_by_users() -> bool {
 }
 
 /// A home for the test user: a temp dir it owns.
-fn user_home(uid: u32, gid: u32) -> TmpDir {
+pub(crate) fn user_home(uid: u32, gid: u32) -> TmpDir {
     let t = TmpDir::new("sifrun-rootless");
     std::fs::create_dir(t.join("run")).unwrap();
     chown_r(&t.path, uid, gid);
@@ -206,97 +226,4 @@ fn rootless_busybox_lifecycle() {
     assert!(procs.is_empty(), "{procs:?}");
     let cgs = settle(Duration::from_secs(5), || cgroup_dirs(&tag));
     assert!(cgs.is_empty(), "{cgs:?}");
-}
-
-#[test]
-fn rootless_fuse_mount_and_run_a_sif() {
-    if !require_root() || !fuse_usable_by_users() {
-        return;
-    }
-    let (uid, gid) = test_user();
-    let home = user_home(uid, gid);
-    let h = &home.path;
-    let img = busybox_sif_copy(h);
-    chown_r(h, uid, gid);
-    let bundle = h.join("bundle");
-    let root = h.join("state");
-    let (i, b, r) = (
-        img.to_str().unwrap(),
-        bundle.to_str().unwrap(),
-        root.to_str().unwrap(),
-    );
-    struct Unmount<'a>(&'a str, u32, u32, &'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = as_user(self.1, self.2, self.3, &["umount", "--force", self.0]);
-        }
-    }
-    let o = as_user(uid, gid, h, &["mount", "--mode", "fuse", i, b]);
-    assert_ok(&o, "rootless mount --mode fuse");
-    let _unmount = Unmount(b, uid, gid, h);
-    // A FUSE mount made without allow_other is visible to its owner only (not
-    // even to root): look at it as the test user.
-    let o = output_with_timeout(
-        {
-            let mut c = Command::new("test");
-            c.arg("-x")
-                .arg(bundle.join("rootfs/bin/busybox"))
-                .uid(uid)
-                .gid(gid);
-            c
-        },
-        Duration::from_secs(30),
-    );
-    assert!(
-        o.status.success(),
-        "rootfs/bin/busybox missing in the mounted bundle"
-    );
-    assert!(bundle.join("config.json").is_file());
-
-    // The bundle's config has no user namespace: an unprivileged user must add one
-    // (as `singularity oci` does); map the caller to root.
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-    let ns = cfg["linux"]["namespaces"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let has_user_ns = ns.iter().any(|n| n["type"] == "user");
-    eprintln!("mount's config: user namespace {has_user_ns}");
-    if !has_user_ns {
-        let mut ns: Vec<serde_json::Value> =
-            ns.into_iter().filter(|n| n["type"] != "network").collect();
-        ns.push(serde_json::json!({"type": "user"}));
-        cfg["linux"]["namespaces"] = ns.into();
-        cfg["linux"]["uidMappings"] =
-            serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-        cfg["linux"]["gidMappings"] =
-            serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-        if let Some(l) = cfg["linux"].as_object_mut() {
-            l.remove("resources");
-        }
-        for m in cfg["mounts"].as_array_mut().into_iter().flatten() {
-            if m["destination"] == "/sys" {
-                *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
-                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            }
-            if let Some(o) = m["options"].as_array_mut() {
-                o.retain(|v| v != "gid=5");
-            }
-        }
-    }
-    cfg["process"]["args"] = serde_json::json!(["/bin/sh", "-c", "echo rootless-sif-ok; id -u"]);
-    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    let id = unique_id("rlsif");
-    let o = as_user(uid, gid, h, &["--root", r, "run", "--bundle", b, &id]);
-    let _ = Command::new(SIFRUN)
-        .args(["--root", r, "delete", "--force", &id])
-        .output();
-    assert_ok(&o, "rootless run of the mounted SIF");
-    assert_eq!(stdout(&o).trim(), "rootless-sif-ok\n0");
-    let o = as_user(uid, gid, h, &["umount", b]);
-    assert_ok(&o, "rootless umount");
-    assert!(!bundle.exists());
-    assert!(mounts_under(h).is_empty(), "{:?}", mounts_under(h));
 }

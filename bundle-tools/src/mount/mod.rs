@@ -78,28 +78,41 @@ fn needs_other_users(host: &Host) -> bool {
     )
 }
 
-/// The mode an unprivileged caller gets for `auto`, or why `fuse` cannot work.
-fn unprivileged_mode(mode: MountMode, layers: &[Layer], host: &Host) -> Result<MountMode> {
+/// The mode an unprivileged caller gets for `auto`, or why `fuse` cannot work (and
+/// a note when it works with a limit).
+fn unprivileged_mode(
+    mode: MountMode,
+    layers: &[Layer],
+    host: &Host,
+    notes: &mut Vec<String>,
+) -> Result<MountMode> {
+    const XATTRS: &str = "the image's squashfs has extended attributes, which squashfuse 0.1 reports so that fuse-overlayfs cannot copy files up for a user other than root";
     let xattrs = layers.iter().any(|l| l.xattrs);
     let other = needs_other_users(host) && !fuse::allow_other_permitted();
-    let fuse_problem = if xattrs {
-        Some("the image's squashfs has extended attributes, which squashfuse 0.1 reports so that fuse-overlayfs cannot copy files up for a user other than root")
-    } else if other {
-        Some("the container's ids include your subordinate ids, which FUSE lets in only with user_allow_other in /etc/fuse.conf")
-    } else {
-        None
-    };
-    match (mode, fuse_problem) {
-        (MountMode::Kernel, _) => Err(merr("kernel mode needs root (use --mode fuse or extract)")),
-        (MountMode::Fuse, Some(why)) => Err(merr(format!(
-            "fuse mode cannot serve this container: {why} (use --mode extract, or --fakeroot)"
+    const OTHER: &str = "the container's ids include your subordinate ids, which FUSE lets in only with user_allow_other in /etc/fuse.conf";
+    match mode {
+        MountMode::Kernel => Err(merr("kernel mode needs root (use --mode fuse or extract)")),
+        MountMode::Fuse if other => Err(merr(format!(
+            "fuse mode cannot serve this container: {OTHER} (use --mode extract, or --fakeroot)"
         ))),
-        (MountMode::Auto, Some(_)) if layers.len() == 1 => Ok(MountMode::Extract),
-        (MountMode::Auto, Some(why)) => Err(merr(format!(
-            "{why}, and extract mode unpacks single-layer images only"
-        ))),
-        (MountMode::Auto, None) => Ok(MountMode::Fuse),
-        (m, _) => Ok(m),
+        MountMode::Fuse if xattrs => {
+            notes.push(format!(
+                "{XATTRS}: changing the image's files will fail (--mode extract has no such limit)"
+            ));
+            Ok(MountMode::Fuse)
+        }
+        MountMode::Auto if xattrs || other => {
+            if layers.len() == 1 {
+                Ok(MountMode::Extract)
+            } else {
+                let why = if other { OTHER } else { XATTRS };
+                Err(merr(format!(
+                    "{why}, and extract mode unpacks single-layer images only"
+                )))
+            }
+        }
+        MountMode::Auto => Ok(MountMode::Fuse),
+        m => Ok(m),
     }
 }
 
@@ -112,10 +125,11 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
     let image = fs::canonicalize(image).map_err(|e| Error::io(image, e))?;
     let sif = Sif::open(&image)?;
     let (source, layers) = plan::plan(&sif)?;
+    let mut mode_notes = vec![];
     let mode = if is_root() {
         mode
     } else {
-        unprivileged_mode(mode, &layers, &host)?
+        unprivileged_mode(mode, &layers, &host, &mut mode_notes)?
     };
     let ctx = BuildCtx {
         opts,
@@ -164,7 +178,10 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
         let _ = teardown(&mut st, true, true);
         return Err(e);
     }
-    let done = |st: MountState, notes| Mounted { state: st, notes };
+    let done = |st: MountState, mut notes: Vec<String>| {
+        notes.splice(0..0, mode_notes.iter().cloned());
+        Mounted { state: st, notes }
+    };
     match build(&mut st, &sif, &source, &layers, &ctx) {
         Ok(notes) => Ok(done(st, notes)),
         Err(e) if mode == MountMode::Auto && st.mode == MountMode::Kernel => {

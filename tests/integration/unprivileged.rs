@@ -1,0 +1,598 @@
+//! Unprivileged users (issue 14): as the test user (subordinate ids in /etc/subuid),
+//! `sifrun mount` bundles run unedited and `sifrun oci run --image` takes
+//! SingularityCE's OCI-mode options; each option is checked from inside the container.
+//!
+//! Set-up done here, as a site would: `user_allow_other` in /etc/fuse.conf (so FUSE
+//! mounts serve the container's subordinate ids) and /dev/fuse 0666 (see
+//! `fuse_usable_by_users`); both are said on stderr when changed.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::sif::busybox_sif_copy;
+use crate::common::*;
+use crate::rootless::{as_user, as_user_with, chown_r, fuse_usable_by_users, test_user, user_home};
+
+/// Adds `user_allow_other` to /etc/fuse.conf if missing (what a site running
+/// subordinate-id containers over FUSE must do).
+fn fuse_allows_other() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let t = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
+        if !t.lines().any(|l| l.trim() == "user_allow_other") {
+            eprintln!("adding user_allow_other to /etc/fuse.conf (FUSE for subordinate ids)");
+            let mut t = t;
+            if !t.is_empty() && !t.ends_with('\n') {
+                t.push('\n');
+            }
+            t.push_str("user_allow_other\n");
+            std::fs::write("/etc/fuse.conf", t).unwrap();
+        }
+    });
+}
+
+struct User {
+    uid: u32,
+    gid: u32,
+    home: TmpDir,
+}
+
+impl User {
+    fn new() -> Option<User> {
+        if !require_root() || !fuse_usable_by_users() || !have("newuidmap") {
+            eprintln!("skipped: needs root, FUSE and newuidmap (package uidmap)");
+            return None;
+        }
+        fuse_allows_other();
+        let (uid, gid) = test_user();
+        let home = user_home(uid, gid);
+        Some(User { uid, gid, home })
+    }
+    fn h(&self) -> &Path {
+        &self.home.path
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        as_user(self.uid, self.gid, self.h(), args)
+    }
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        as_user_with(self.uid, self.gid, self.h(), args, env, stdin)
+    }
+    fn root(&self) -> String {
+        self.h().join("state").display().to_string()
+    }
+    /// Nothing of sifrun's left: no mounts under the home, no oci dirs, no FUSE daemons.
+    fn assert_clean(&self) {
+        let m = settle(std::time::Duration::from_secs(5), || mounts_under(self.h()));
+        assert!(m.is_empty(), "mounts left: {m:?}");
+        let oci = self.h().join("state/.oci");
+        let left: Vec<_> = std::fs::read_dir(&oci)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "oci dirs left: {left:?}");
+        let d = self.h().display().to_string();
+        let p = settle(std::time::Duration::from_secs(5), || processes_with(&d));
+        assert!(p.is_empty(), "processes left: {p:?}");
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        // Whatever a failed test left: containers, then bundles.
+        let root = self.root();
+        let _ = Command::new(SIFRUN)
+            .args(["--root", &root, "list", "-q"])
+            .output()
+            .map(|o| {
+                for id in String::from_utf8_lossy(&o.stdout).lines() {
+                    let _ = Command::new(SIFRUN)
+                        .args(["--root", &root, "delete", "--force", id])
+                        .output();
+                }
+            });
+        for e in std::fs::read_dir(self.h()).into_iter().flatten().flatten() {
+            if e.path().join(".sifrun-mount.json").exists() {
+                let b = e.path().display().to_string();
+                let _ = self.run(&["umount", "--force", &b]);
+            }
+        }
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg("-l")
+            .arg(self.h())
+            .output();
+    }
+}
+
+/// The demo images of hack/make-busybox-image.sh as OCI-SIFs in `dir`: `user`
+/// (USER 1000:1000, WorkingDir /home/tester) and `latest` (root, /srv).
+fn demo_images(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    if !have("umoci") || !have("skopeo") || !have("mksquashfs") {
+        eprintln!("skipped: needs umoci, skopeo and squashfs-tools");
+        return None;
+    }
+    let img = dir.join("img");
+    let o = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/make-busybox-image.sh"))
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_ok(&o, "make-busybox-image.sh");
+    let mut out = vec![];
+    for tag in ["user", "latest"] {
+        let sif = dir.join(format!("{tag}.oci.sif"));
+        let tar = if tag == "user" {
+            "busybox-user-oci.tar"
+        } else {
+            "busybox-oci.tar"
+        };
+        let o = Command::new(SIFRUN)
+            .args(["sif", "build", "-q"])
+            .arg(&sif)
+            .arg(format!("oci-archive:{}", img.join(tar).display()))
+            .output()
+            .unwrap();
+        assert_ok(&o, "sif build");
+        out.push(sif);
+    }
+    Some((out[0].clone(), out[1].clone()))
+}
+
+fn mode_of(bundle: &Path) -> String {
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join(".sifrun-mount.json")).unwrap()).unwrap();
+    st["mode"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn user_mounts_and_runs_native_and_oci_sifs_unedited() {
+    let Some(u) = User::new() else { return };
+    let native = busybox_sif_copy(u.h());
+    let Some((user_img, _)) = demo_images(u.h()) else {
+        return;
+    };
+    chown_r(u.h(), u.uid, u.gid);
+    let root = u.root();
+    let script = "id -u; id -g; pwd; grep -c . /proc/self/uid_map; touch /tmp/w && echo wrote\n";
+
+    // Native SIF (Singularity's busybox, with xattrs: auto picks extract mode).
+    let b = u.h().join("native");
+    let o = u.run(&["mount", native.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_ok(&o, "mount native SIF");
+    assert_eq!(mode_of(&b), "extract");
+    let id = unique_id("unpriv-n");
+    let o = u.run_with(
+        &["--root", &root, "run", "-b", b.to_str().unwrap(), &id],
+        &[],
+        Some(script),
+    );
+    assert_ok(&o, "run the native bundle unedited");
+    assert_eq!(
+        stdout(&o),
+        format!("{}\n{}\n/\n3\nwrote\n", u.uid, u.gid),
+        "caller's own ids, subordinate ids mapped around them"
+    );
+    let o = u.run(&["umount", b.to_str().unwrap()]);
+    assert_ok(&o, "umount native");
+    assert!(
+        !b.exists(),
+        "bundle removed (also what the container wrote)"
+    );
+
+    // OCI-SIF with USER 1000 and WorkingDir, over FUSE.
+    for mode in ["auto", "extract"] {
+        let b = u.h().join(format!("oci-{mode}"));
+        let o = u.run(&[
+            "mount",
+            "--mode",
+            mode,
+            user_img.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ]);
+        assert_ok(&o, "mount OCI-SIF");
+        assert_eq!(mode_of(&b), if mode == "auto" { "fuse" } else { "extract" });
+        let id = unique_id("unpriv-o");
+        let o = u.run_with(
+            &["--root", &root, "run", "-b", b.to_str().unwrap(), &id],
+            &[],
+            Some("id -u; id -g; pwd; echo $RTEST_ENV\n"),
+        );
+        assert_ok(&o, "run the OCI-SIF bundle unedited");
+        assert_eq!(
+            stdout(&o),
+            "1000\n1000\n/home/tester\nfrom-image\n",
+            "{mode}"
+        );
+        let o = u.run(&["umount", b.to_str().unwrap()]);
+        assert_ok(&o, "umount OCI-SIF");
+        assert!(!b.exists());
+    }
+    u.assert_clean();
+}
+
+#[test]
+fn fakeroot_is_root_inside_and_writes_belong_to_the_caller() {
+    let Some(u) = User::new() else { return };
+    let Some((_, latest)) = demo_images(u.h()) else {
+        return;
+    };
+    let data = u.h().join("data");
+    std::fs::create_dir(&data).unwrap();
+    chown_r(u.h(), u.uid, u.gid);
+    let bind = format!("{}:/data", data.display());
+    let o = u.run(&[
+        "--root",
+        &u.root(),
+        "oci",
+        "run",
+        "--image",
+        latest.to_str().unwrap(),
+        "--fakeroot",
+        "-B",
+        &bind,
+        "--exec",
+        "--",
+        "sh",
+        "-c",
+        "id -u; head -1 /proc/self/uid_map; echo x > /data/f; echo $HOME",
+    ]);
+    assert_ok(&o, "oci run --fakeroot");
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", &u.uid.to_string(), "1"]
+    );
+    assert_eq!(lines[2], "/root");
+    let m = std::fs::metadata(data.join("f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (u.uid, u.gid), "written as the caller");
+    u.assert_clean();
+}
+
+#[test]
+fn oci_mode_options_seen_from_inside() {
+    let Some(u) = User::new() else { return };
+    let Some((_, latest)) = demo_images(u.h()) else {
+        return;
+    };
+    let data = u.h().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("in"), "bound\n").unwrap();
+    let ro = u.h().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::write(
+        u.h().join("envfile"),
+        "FROM_FILE=yes\nexport OTHER=\"a b\"\n",
+    )
+    .unwrap();
+    chown_r(u.h(), u.uid, u.gid);
+    let img = latest.to_str().unwrap();
+    let root = u.root();
+    let bind = format!("{}:/data,{}:/ro:ro", data.display(), ro.display());
+    let mnt = format!("type=bind,source={},destination=/m2", data.display());
+    let envfile = u.h().join("envfile").display().to_string();
+    let script = r#"
+        echo "env=$A,$B,$FROM_FILE,$OTHER,$SINGULARITY_NAME"
+        echo "home=$HOME"; echo "pwd=$(pwd)"; echo "host=$(hostname)"
+        cat /etc/resolv.conf
+        cat /data/in; cat /m2/in
+        touch /ro/x 2>/dev/null || echo ro-refused
+        grep -q ' /scratch ' /proc/self/mountinfo && echo scratch-tmpfs
+        grep -c : /proc/net/dev
+        grep NoNewPrivs /proc/self/status
+        grep CapEff /proc/self/status
+        echo "secret=${HOST_SECRET:-unset},term=$TERM"
+    "#;
+    let o = u.run_with(
+        &[
+            "--root",
+            &root,
+            "oci",
+            "run",
+            "--image",
+            img,
+            "-B",
+            &bind,
+            "--mount",
+            &mnt,
+            "--env",
+            "A=1",
+            "--env-file",
+            &envfile,
+            "--cwd",
+            "/tmp",
+            "--home",
+            "/myhome",
+            "--hostname",
+            "h1",
+            "--dns",
+            "10.1.2.3",
+            "-S",
+            "/scratch",
+            "--net",
+            "--network",
+            "none",
+            "--no-privs",
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        &[
+            ("SINGULARITYENV_B", "2"),
+            ("HOST_SECRET", "s"),
+            ("TERM", "xterm"),
+        ],
+        None,
+    );
+    assert_ok(&o, "oci run with options");
+    let out = stdout(&o);
+    for want in [
+        format!("env=1,2,yes,a b,{img}"),
+        "home=/myhome".into(),
+        "pwd=/tmp".into(),
+        "host=h1".into(),
+        "nameserver 10.1.2.3".into(),
+        "bound\nbound".into(),
+        "ro-refused".into(),
+        "scratch-tmpfs".into(),
+        // loopback only: the header lines and lo
+        "\n1\n".into(),
+        "NoNewPrivs:\t1".into(),
+        "CapEff:\t0000000000000000".into(),
+        "secret=unset,term=xterm".into(),
+    ] {
+        assert!(out.contains(&want), "{want:?} in:\n{out}");
+    }
+    assert_eq!(
+        out.matches("nameserver").count(),
+        1,
+        "--dns replaces resolv.conf: {out}"
+    );
+
+    // --no-compat: read-only root, host cwd bound and used, host env passed (the
+    // test user's passwd home does not exist: no home).
+    let o = u.run_with(
+        &[
+            "--root",
+            &root,
+            "oci",
+            "run",
+            "--image",
+            img,
+            "--no-compat",
+            "--no-home",
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null || echo ro-root; pwd; echo ${HOST_SECRET:-unset}",
+        ],
+        &[("HOST_SECRET", "s")],
+        None,
+    );
+    assert_ok(&o, "oci run --no-compat");
+    assert_eq!(stdout(&o), format!("ro-root\n{}\ns\n", u.h().display()));
+    // --writable-tmpfs makes it writable again.
+    let o = u.run(&[
+        "--root",
+        &root,
+        "oci",
+        "run",
+        "--image",
+        img,
+        "--no-compat",
+        "--no-home",
+        "--writable-tmpfs",
+        "--exec",
+        "--",
+        "sh",
+        "-c",
+        "touch /x && echo rw-root",
+    ]);
+    assert_ok(&o, "oci run --no-compat --writable-tmpfs");
+    assert_eq!(stdout(&o), "rw-root\n");
+    // --add-caps for a non-root process: in effective and ambient.
+    let o = u.run(&[
+        "--root",
+        &root,
+        "oci",
+        "run",
+        "--image",
+        img,
+        "--add-caps",
+        "net_raw",
+        "--exec",
+        "--",
+        "grep",
+        "CapAmb",
+        "/proc/self/status",
+    ]);
+    assert_ok(&o, "oci run --add-caps");
+    assert_eq!(stdout(&o).trim(), "CapAmb:\t0000000000002000");
+    // The exit code is the container's.
+    let o = u.run(&[
+        "--root", &root, "oci", "run", "--image", img, "--exec", "--", "sh", "-c", "exit 7",
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    u.assert_clean();
+}
+
+#[test]
+fn bad_options_fail_in_one_line_and_leave_nothing() {
+    let Some(u) = User::new() else { return };
+    let img = busybox_sif_copy(u.h());
+    chown_r(u.h(), u.uid, u.gid);
+    let (i, root) = (img.to_str().unwrap().to_string(), u.root());
+    let base = ["--root", &root, "oci", "run", "--image", &i];
+    for (extra, needle) in [
+        (vec!["-B", "/no/such/dir:/x"], "cannot stat bind source"),
+        (vec!["--dns", "1.2.3.4,nope"], "not a valid IP address"),
+        (vec!["--net"], "Network (except none)"),
+        (
+            vec!["--device", "vendor.com/x=y", "--cdi-dirs", "/nonexistent"],
+            "unresolvable CDI devices",
+        ),
+        (
+            vec!["--device", "bogus"],
+            "does not represent a valid CDI device",
+        ),
+        (vec!["--pids-limit", "-5"], "pids-limit"),
+        (
+            vec!["--nv", "--cdi-dirs", "/nonexistent"],
+            "no CDI spec defines nvidia.com/gpu=all",
+        ),
+        (vec!["--no-mount", "dev"], "requires /dev"),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().copied());
+        args.extend(["--exec", "--", "true"]);
+        let o = u.run(&args);
+        assert_one_line_error(&o, Some(needle));
+    }
+    u.assert_clean();
+    let left: Vec<_> = std::fs::read_dir(u.h())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join(".sifrun-mount.json").exists())
+        .collect();
+    assert!(left.is_empty());
+}
+
+#[test]
+fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
+    if !require_root() {
+        return;
+    }
+    let t = TmpDir::new("sifrun-ocimode");
+    let Some((_, latest)) = demo_images(&t.path) else {
+        return;
+    };
+    let root = t.join("state").display().to_string();
+    let img = latest.to_str().unwrap();
+    // Limits land in the container's cgroup (seen through a bind of the host's).
+    let o = Command::new(SIFRUN)
+        .args([
+            "--root", &root, "oci", "run", "--image", img,
+            "--memory", "64m", "--pids-limit", "42",
+            "-B", "/sys/fs/cgroup:/hostcg:ro", "--exec", "--", "sh", "-c",
+            "p=$(grep ':memory:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/memory$p/memory.limit_in_bytes; \
+             q=$(grep ':pids:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/pids$q/pids.max",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "oci run --memory --pids-limit");
+    assert_eq!(stdout(&o), format!("{}\n42\n", 64 << 20));
+
+    // CDI: a second node for /dev/null, a bound host dir and an env var.
+    let cdi = t.join("cdi");
+    std::fs::create_dir(&cdi).unwrap();
+    let share = t.join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("f"), "from-cdi\n").unwrap();
+    std::fs::write(
+        cdi.join("test.json"),
+        serde_json::json!({
+            "cdiVersion": "0.6.0", "kind": "sifrun.test/dev",
+            "devices": [{"name": "null2", "containerEdits": {
+                "deviceNodes": [{"path": "/dev/null2", "hostPath": "/dev/null"}],
+                "mounts": [{"hostPath": share, "containerPath": "/cdi-share", "options": ["rbind", "ro"]}],
+                "env": ["CDI_TEST=yes"]}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = Command::new(SIFRUN)
+        .args([
+            "--root",
+            &root,
+            "oci",
+            "run",
+            "--image",
+            img,
+            "--device",
+            "sifrun.test/dev=null2",
+            "--cdi-dirs",
+            cdi.to_str().unwrap(),
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            "ls -l /dev/null2 | cut -c1; cat /cdi-share/f; echo $CDI_TEST",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "oci run --device");
+    assert_eq!(stdout(&o), "c\nfrom-cdi\nyes\n");
+
+    // Actions: --shell reads its commands from stdin; a native SIF's runscript gets ARGS.
+    let o = run_stdin(
+        &["--root", &root, "oci", "run", "--image", img, "--shell"],
+        "echo shell-ok\n",
+    );
+    assert_ok(&o, "oci run --shell");
+    assert_eq!(stdout(&o), "shell-ok\n");
+    let native = busybox_sif_copy(&t.path);
+    let o = run_stdin(
+        &[
+            "--root",
+            &root,
+            "oci",
+            "run",
+            "--image",
+            native.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo runscript-args",
+        ],
+        "",
+    );
+    assert_ok(&o, "native run with args");
+    assert_eq!(stdout(&o), "runscript-args\n");
+    assert!(stderr(&o).contains("Running a non-OCI SIF in OCI mode"));
+
+    // oci-archive: converted once, then taken from the cache.
+    let src = format!("oci-archive:{}", t.join("img/busybox-oci.tar").display());
+    let cache = t.join("cache");
+    for (n, want) in [(0, "converting"), (1, "using cached OCI-SIF image")] {
+        let o = Command::new(SIFRUN)
+            .env("SINGULARITY_CACHEDIR", &cache)
+            .args([
+                "--root",
+                &root,
+                "oci",
+                "run",
+                "--image",
+                &src,
+                "--exec",
+                "--",
+                "cat",
+                "/srv/marker",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_ok(&o, "oci run oci-archive:");
+        assert_eq!(stdout(&o), "hello from image\n");
+        assert!(stderr(&o).contains(want), "run {n}: {}", stderr(&o));
+    }
+    assert!(mounts_under(&t.path).is_empty());
+}
+
+fn run_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut c = Command::new(SIFRUN)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    c.wait_with_output().unwrap()
+}
