@@ -27,6 +27,10 @@ pub struct RunOptions {
     /// Docker-style mount: type=bind,source=S,destination=D[,ro], repeatable
     #[arg(long = "mount", value_name = "SPEC")]
     pub mount: Vec<String>,
+    /// Overlay: a directory (rw, or PATH:ro) or a squashfs image (ro), repeatable;
+    /// at most one writable (it takes the container's writes)
+    #[arg(short = 'o', long, value_name = "PATH[:ro]")]
+    pub overlay: Vec<String>,
     /// Home directory: DST (a tmpfs there) or SRC:DST (bind)
     #[arg(short = 'H', long, value_name = "SPEC")]
     pub home: Option<String>,
@@ -181,6 +185,7 @@ impl RunOptions {
         for m in &mount_values {
             o.mounts.extend(binds::parse_mount(m)?);
         }
+        o.overlays = self.overlay.clone();
         o.home = self.home.as_deref().map(binds::parse_home).transpose()?;
         o.no_home = self.no_home;
         o.cwd = self.cwd.clone();

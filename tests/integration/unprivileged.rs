@@ -412,6 +412,64 @@ fn oci_mode_options_seen_from_inside() {
     ]);
     assert_ok(&o, "oci run --add-caps");
     assert_eq!(stdout(&o).trim(), "CapAmb:\t0000000000002000");
+    // --overlay: a squashfs image (read-only) under a writable directory.
+    let sq_src = u.h().join("sqsrc");
+    std::fs::create_dir(&sq_src).unwrap();
+    std::fs::write(sq_src.join("sqfile"), "from-squashfs\n").unwrap();
+    let sq = u.h().join("layer.sqfs");
+    let o = Command::new("mksquashfs")
+        .arg(&sq_src)
+        .arg(&sq)
+        .args(["-quiet", "-no-xattrs", "-all-root"])
+        .output()
+        .unwrap();
+    assert_ok(&o, "mksquashfs");
+    let ovl = u.h().join("ovl");
+    std::fs::create_dir(&ovl).unwrap();
+    chown_r(u.h(), u.uid, u.gid);
+    let (ovl_s, sq_s) = (ovl.display().to_string(), sq.display().to_string());
+    let o = u.run(&[
+        "--root",
+        &root,
+        "oci",
+        "run",
+        "--image",
+        img,
+        "--overlay",
+        &ovl_s,
+        "--overlay",
+        &sq_s,
+        "--exec",
+        "--",
+        "sh",
+        "-c",
+        "cat /sqfile; echo kept > /written",
+    ]);
+    assert_ok(&o, "oci run --overlay");
+    assert_eq!(stdout(&o), "from-squashfs\n");
+    assert_eq!(
+        std::fs::read_to_string(ovl.join("upper/written")).unwrap(),
+        "kept\n",
+        "the writable overlay took the write"
+    );
+    // The same directory read-only: its upper/ is a lower now.
+    let ro_ovl = format!("{ovl_s}:ro");
+    let o = u.run(&[
+        "--root",
+        &root,
+        "oci",
+        "run",
+        "--image",
+        img,
+        "--overlay",
+        &ro_ovl,
+        "--exec",
+        "--",
+        "cat",
+        "/written",
+    ]);
+    assert_ok(&o, "oci run --overlay DIR:ro");
+    assert_eq!(stdout(&o), "kept\n");
     // The exit code is the container's.
     let o = u.run(&[
         "--root", &root, "oci", "run", "--image", img, "--exec", "--", "sh", "-c", "exit 7",

@@ -131,7 +131,21 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
     } else {
         unprivileged_mode(mode, &layers, &host, &mut mode_notes)?
     };
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let overlays = config::options::binds::parse_overlays(&opts.overlays, &cwd)?;
+    if !overlays.is_empty() && mode == MountMode::Extract {
+        return Err(merr("--overlay needs kernel or fuse mode, not extract"));
+    }
+    if overlays
+        .iter()
+        .any(|o| o.kind == config::options::binds::OverlayKind::Ext3)
+    {
+        return Err(merr(
+            "ext3 overlay images are not supported by sifrun yet (use a directory or a squashfs image)",
+        ));
+    }
     let ctx = BuildCtx {
+        overlays,
         opts,
         host: &host,
         name: &image_arg,
@@ -217,6 +231,7 @@ fn create_bundle_dir(bundle: &Path) -> Result<()> {
 /// What `build` needs besides the image: the options and the caller.
 struct BuildCtx<'a> {
     opts: &'a Options,
+    overlays: Vec<config::options::binds::Overlay>,
     host: &'a Host,
     name: &'a str,
     other_users: bool,
@@ -244,7 +259,8 @@ fn build(
                 _ => kernel::mount_layer(st, sif.path(), l, &lay.layer(i))?,
             }
         }
-        let opts = lay.overlay_options(layers.len());
+        let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
+        let opts = lay.overlay_options(layers.len(), &extra, upper.as_ref());
         match st.mode {
             MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
             _ => kernel::mount_overlay(st, &lay.rootfs, &opts)?,
@@ -287,6 +303,62 @@ fn build(
     }
     write_file(&lay.config, &json, 0o644)?;
     Ok(applied.notes)
+}
+
+/// The `--overlay` items as overlay lowers (topmost first) and the writable one's
+/// (upper, work). Squashfs images are mounted read-only under `overlay/`; a writable
+/// directory gets `upper/` and `work/` if it lacks them; a read-only directory is used
+/// through its `upper/` when it has one.
+fn overlay_items(
+    st: &mut MountState,
+    lay: &Layout,
+    items: &[config::options::binds::Overlay],
+    other_users: bool,
+) -> Result<(
+    Vec<std::path::PathBuf>,
+    Option<(std::path::PathBuf, std::path::PathBuf)>,
+)> {
+    use config::options::binds::OverlayKind;
+    let mut lowers = vec![];
+    let mut upper = None;
+    for (i, o) in items.iter().enumerate() {
+        match (o.kind, o.writable) {
+            (OverlayKind::Dir, true) => {
+                let (u, w) = (o.path.join("upper"), o.path.join("work"));
+                for (d, mode) in [(&u, 0o755), (&w, 0o700)] {
+                    match fs::DirBuilder::new().mode(mode).create(d) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(Error::io(d, e)),
+                    }
+                }
+                upper = Some((u, w));
+            }
+            (OverlayKind::Dir, false) => {
+                let u = o.path.join("upper");
+                lowers.push(if u.is_dir() { u } else { o.path.clone() });
+            }
+            _ => {
+                let size = fs::metadata(&o.path)
+                    .map_err(|e| Error::io(&o.path, e))?
+                    .len();
+                let l = Layer {
+                    offset: 0,
+                    size,
+                    fs: crate::sif::FsType::Squashfs,
+                    xattrs: false,
+                };
+                let dir = lay.overlay_image(i);
+                st.mkdirs(&[(dir.clone(), 0o755)])?;
+                match st.mode {
+                    MountMode::Fuse => fuse::mount_layer(st, &o.path, &l, &dir, other_users)?,
+                    _ => kernel::mount_layer(st, &o.path, &l, &dir)?,
+                }
+                lowers.push(dir);
+            }
+        }
+    }
+    Ok((lowers, upper))
 }
 
 fn write_file(p: &Path, contents: &[u8], mode: u32) -> Result<()> {

@@ -142,19 +142,36 @@ impl Layout {
     }
 
     /// Overlay mount options over layers `0..n_layers` (overlayfs and
-    /// fuse-overlayfs take the same ones).
-    pub fn overlay_options(&self, n_layers: usize) -> String {
+    /// fuse-overlayfs take the same ones), under `extra` read-only lowers (topmost
+    /// first) and with `upper` (upper, work) instead of the bundle's own.
+    pub fn overlay_options(
+        &self,
+        n_layers: usize,
+        extra: &[PathBuf],
+        upper: Option<&(PathBuf, PathBuf)>,
+    ) -> String {
         // overlay lowerdir lists the top layer first
-        let lower: Vec<String> = (0..n_layers)
-            .rev()
-            .map(|i| escape_overlay_path(&self.layer(i)))
+        let lower: Vec<String> = extra
+            .iter()
+            .map(|p| escape_overlay_path(p))
+            .chain(
+                (0..n_layers)
+                    .rev()
+                    .map(|i| escape_overlay_path(&self.layer(i))),
+            )
             .collect();
+        let (u, w) = upper.map_or((&self.upper, &self.work), |(u, w)| (u, w));
         format!(
             "lowerdir={},upperdir={},workdir={}",
             lower.join(":"),
-            escape_overlay_path(&self.upper),
-            escape_overlay_path(&self.work)
+            escape_overlay_path(u),
+            escape_overlay_path(w)
         )
+    }
+
+    /// Mount point of the `i`th `--overlay` squashfs image.
+    pub fn overlay_image(&self, i: usize) -> PathBuf {
+        self.overlay.join(format!("image-{i}"))
     }
 }
 
