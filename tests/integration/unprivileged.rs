@@ -58,6 +58,28 @@ impl User {
     fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
         as_user_with(self.uid, self.gid, self.h(), args, env, stdin)
     }
+    /// `oci run --image IMG ARGS...` with this user's state root.
+    fn oci(&self, img: &str, args: &[&str]) -> Output {
+        self.oci_with(img, args, &[], None)
+    }
+    fn oci_with(
+        &self,
+        img: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> Output {
+        let root = self.root();
+        let mut all = vec!["--root", &root, "oci", "run", "--image", img];
+        all.extend_from_slice(args);
+        self.run_with(&all, env, stdin)
+    }
+    /// `oci run --image IMG OPTS --exec -- sh -c SCRIPT`.
+    fn sh(&self, img: &str, opts: &[&str], script: &str) -> Output {
+        let mut all = opts.to_vec();
+        all.extend(["--exec", "--", "sh", "-c", script]);
+        self.oci(img, &all)
+    }
     fn root(&self) -> String {
         self.h().join("state").display().to_string()
     }
@@ -138,6 +160,15 @@ fn demo_images(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     Some((out[0].clone(), out[1].clone()))
 }
 
+/// The test user, the demo images in its home and an empty `data` dir there.
+fn with_images() -> Option<(User, PathBuf, PathBuf, PathBuf)> {
+    let u = User::new()?;
+    let (user_img, latest) = demo_images(u.h())?;
+    let data = u.h().join("data");
+    std::fs::create_dir(&data).unwrap();
+    Some((u, user_img, latest, data))
+}
+
 fn mode_of(bundle: &Path) -> String {
     let st: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join(".sifrun-mount.json")).unwrap()).unwrap();
@@ -212,30 +243,24 @@ fn user_mounts_and_runs_native_and_oci_sifs_unedited() {
 
 #[test]
 fn fakeroot_is_root_inside_and_writes_belong_to_the_caller() {
-    let Some(u) = User::new() else { return };
-    let Some((_, latest)) = demo_images(u.h()) else {
+    let Some((u, _, latest, data)) = with_images() else {
         return;
     };
-    let data = u.h().join("data");
-    std::fs::create_dir(&data).unwrap();
     chown_r(u.h(), u.uid, u.gid);
     let bind = format!("{}:/data", data.display());
-    let o = u.run(&[
-        "--root",
-        &u.root(),
-        "oci",
-        "run",
-        "--image",
+    let o = u.oci(
         latest.to_str().unwrap(),
-        "--fakeroot",
-        "-B",
-        &bind,
-        "--exec",
-        "--",
-        "sh",
-        "-c",
-        "id -u; head -1 /proc/self/uid_map; echo x > /data/f; echo $HOME",
-    ]);
+        &[
+            "--fakeroot",
+            "-B",
+            &bind,
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            "id -u; head -1 /proc/self/uid_map; echo x > /data/f; echo $HOME",
+        ],
+    );
     assert_ok(&o, "oci run --fakeroot");
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
@@ -252,12 +277,9 @@ fn fakeroot_is_root_inside_and_writes_belong_to_the_caller() {
 
 #[test]
 fn oci_mode_options_seen_from_inside() {
-    let Some(u) = User::new() else { return };
-    let Some((_, latest)) = demo_images(u.h()) else {
+    let Some((u, _, latest, data)) = with_images() else {
         return;
     };
-    let data = u.h().join("data");
-    std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("in"), "bound\n").unwrap();
     let ro = u.h().join("ro");
     std::fs::create_dir(&ro).unwrap();
@@ -268,7 +290,6 @@ fn oci_mode_options_seen_from_inside() {
     .unwrap();
     chown_r(u.h(), u.uid, u.gid);
     let img = latest.to_str().unwrap();
-    let root = u.root();
     let bind = format!("{}:/data,{}:/ro:ro", data.display(), ro.display());
     let mnt = format!("type=bind,source={},destination=/m2", data.display());
     let envfile = u.h().join("envfile").display().to_string();
@@ -284,14 +305,9 @@ fn oci_mode_options_seen_from_inside() {
         grep CapEff /proc/self/status
         echo "secret=${HOST_SECRET:-unset},term=$TERM"
     "#;
-    let o = u.run_with(
+    let o = u.oci_with(
+        img,
         &[
-            "--root",
-            &root,
-            "oci",
-            "run",
-            "--image",
-            img,
             "-B",
             &bind,
             "--mount",
@@ -354,14 +370,9 @@ fn oci_mode_options_seen_from_inside() {
 
     // --no-compat: read-only root, host cwd bound and used, host env passed (the
     // test user's passwd home does not exist: no home).
-    let o = u.run_with(
+    let o = u.oci_with(
+        img,
         &[
-            "--root",
-            &root,
-            "oci",
-            "run",
-            "--image",
-            img,
             "--no-compat",
             "--no-home",
             "--exec",
@@ -376,40 +387,26 @@ fn oci_mode_options_seen_from_inside() {
     assert_ok(&o, "oci run --no-compat");
     assert_eq!(stdout(&o), format!("ro-root\n{}\ns\n", u.h().display()));
     // --writable-tmpfs makes it writable again.
-    let o = u.run(&[
-        "--root",
-        &root,
-        "oci",
-        "run",
-        "--image",
+    let o = u.sh(
         img,
-        "--no-compat",
-        "--no-home",
-        "--writable-tmpfs",
-        "--exec",
-        "--",
-        "sh",
-        "-c",
+        &["--no-compat", "--no-home", "--writable-tmpfs"],
         "touch /x && echo rw-root",
-    ]);
+    );
     assert_ok(&o, "oci run --no-compat --writable-tmpfs");
     assert_eq!(stdout(&o), "rw-root\n");
     // --add-caps for a non-root process: in effective and ambient.
-    let o = u.run(&[
-        "--root",
-        &root,
-        "oci",
-        "run",
-        "--image",
+    let o = u.oci(
         img,
-        "--add-caps",
-        "net_raw",
-        "--exec",
-        "--",
-        "grep",
-        "CapAmb",
-        "/proc/self/status",
-    ]);
+        &[
+            "--add-caps",
+            "net_raw",
+            "--exec",
+            "--",
+            "grep",
+            "CapAmb",
+            "/proc/self/status",
+        ],
+    );
     assert_ok(&o, "oci run --add-caps");
     assert_eq!(stdout(&o).trim(), "CapAmb:\t0000000000002000");
     // --overlay: a squashfs image (read-only) under a writable directory.
@@ -428,23 +425,11 @@ fn oci_mode_options_seen_from_inside() {
     std::fs::create_dir(&ovl).unwrap();
     chown_r(u.h(), u.uid, u.gid);
     let (ovl_s, sq_s) = (ovl.display().to_string(), sq.display().to_string());
-    let o = u.run(&[
-        "--root",
-        &root,
-        "oci",
-        "run",
-        "--image",
+    let o = u.sh(
         img,
-        "--overlay",
-        &ovl_s,
-        "--overlay",
-        &sq_s,
-        "--exec",
-        "--",
-        "sh",
-        "-c",
+        &["--overlay", &ovl_s, "--overlay", &sq_s],
         "cat /sqfile; echo kept > /written",
-    ]);
+    );
     assert_ok(&o, "oci run --overlay");
     assert_eq!(stdout(&o), "from-squashfs\n");
     assert_eq!(
@@ -454,26 +439,14 @@ fn oci_mode_options_seen_from_inside() {
     );
     // The same directory read-only: its upper/ is a lower now.
     let ro_ovl = format!("{ovl_s}:ro");
-    let o = u.run(&[
-        "--root",
-        &root,
-        "oci",
-        "run",
-        "--image",
+    let o = u.oci(
         img,
-        "--overlay",
-        &ro_ovl,
-        "--exec",
-        "--",
-        "cat",
-        "/written",
-    ]);
+        &["--overlay", &ro_ovl, "--exec", "--", "cat", "/written"],
+    );
     assert_ok(&o, "oci run --overlay DIR:ro");
     assert_eq!(stdout(&o), "kept\n");
     // The exit code is the container's.
-    let o = u.run(&[
-        "--root", &root, "oci", "run", "--image", img, "--exec", "--", "sh", "-c", "exit 7",
-    ]);
+    let o = u.oci(img, &["--exec", "--", "sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     u.assert_clean();
 }

@@ -37,7 +37,7 @@ mod teardown;
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::{self, Host, Options};
 use crate::error::{Error, Result};
@@ -305,6 +305,9 @@ fn build(
     Ok(applied.notes)
 }
 
+/// A writable overlay's (upper, work) directories.
+type UpperWork = (PathBuf, PathBuf);
+
 /// The `--overlay` items as overlay lowers (topmost first) and the writable one's
 /// (upper, work). Squashfs images are mounted read-only under `overlay/`; a writable
 /// directory gets `upper/` and `work/` if it lacks them; a read-only directory is used
@@ -314,10 +317,7 @@ fn overlay_items(
     lay: &Layout,
     items: &[config::options::binds::Overlay],
     other_users: bool,
-) -> Result<(
-    Vec<std::path::PathBuf>,
-    Option<(std::path::PathBuf, std::path::PathBuf)>,
-)> {
+) -> Result<(Vec<PathBuf>, Option<UpperWork>)> {
     use config::options::binds::OverlayKind;
     let mut lowers = vec![];
     let mut upper = None;

@@ -33,7 +33,7 @@ pub(super) fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) ->
     while let Some(p) = st.created.pop() {
         let r = if p == overlay {
             fs::remove_dir_all(&p)
-        } else if p == rootfs && st.mode == super::MountMode::Extract {
+        } else if p == rootfs && st.mode == super::mode::MountMode::Extract {
             super::extract::remove_tree(&p)
         } else if p.starts_with(&overlay) {
             continue;

@@ -21,8 +21,9 @@ pub const DEFAULT_CAPS: [&str; 15] = [
     "CAP_SYS_CHROOT",
 ];
 
-/// Every capability the kernel headers of this era know, for `ALL`.
-const ALL_CAPS: [&str; 41] = [
+/// Every capability the kernel headers of this era know (for `ALL`), indexed by
+/// number as in linux/capability.h.
+pub const ALL_CAPS: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",

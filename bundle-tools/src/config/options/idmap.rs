@@ -107,7 +107,7 @@ pub fn select_subids(text: &str, name: &str, uid: u32) -> Result<Option<SubIds>>
         }
         if count < MIN_SUBID_RANGE {
             small = Some(count);
-        } else if best.map_or(true, |b| count > b.count) {
+        } else if best.is_none_or(|b| count > b.count) {
             best = Some(r);
         }
     }

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Process, Spec, User};
 
-use super::{
-    binds, env, has_ns, namespace, opt_err, Action, Applied, BundleFile, Host, ImageInfo, Options,
-    Target,
+use super::model::{
+    has_ns, namespace, opt_err, Action, Applied, BundleFile, Host, ImageInfo, Options, Target,
 };
+use super::{binds, env};
 use crate::error::Result;
 
 const NATIVE_NOTICE: &str =
@@ -46,16 +46,25 @@ fn home_dest(o: &Options, host: &Host) -> String {
     host.caller.home.clone()
 }
 
+/// What the OCI-mode steps work from.
+#[derive(Clone, Copy)]
+pub(super) struct Call<'a> {
+    pub o: &'a Options,
+    pub img: &'a ImageInfo<'a>,
+    pub t: &'a Target<'a>,
+    pub host: &'a Host,
+    pub user: &'a User,
+}
+
 /// The OCI-mode spec over the one generated from the image.
-pub(super) fn base(
-    o: &Options,
-    spec: &mut Spec,
-    img: &ImageInfo,
-    t: &Target,
-    host: &Host,
-    user: &User,
-    out: &mut Applied,
-) -> Result<()> {
+pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
+    let Call {
+        o,
+        img,
+        t,
+        host,
+        user,
+    } = *c;
     let declares_user = img.user.as_deref().is_some_and(|u| !u.is_empty()) && !o.fakeroot;
     if declares_user && o.home.is_some() {
         return Err(opt_err(
@@ -262,7 +271,7 @@ pub(super) fn base(
         // scripts set the image's own PATH.
         let mut penv = ne.process_env;
         if !penv.iter().any(|e| e.starts_with("PATH=")) {
-            penv.push(crate::config::DEFAULT_PATH.to_string());
+            penv.push(crate::config::spec::DEFAULT_PATH.to_string());
         }
         p.set_env(Some(penv));
         out.files.push(BundleFile {
@@ -358,15 +367,14 @@ fn var_tmp_is_tmp(rootfs: &Path) -> bool {
 }
 
 /// resolv.conf, passwd and group (§1.2 rows 12–13): appended after CDI's re-sort.
-pub(super) fn etc_files(
-    o: &Options,
-    spec: &mut Spec,
-    img: &ImageInfo,
-    t: &Target,
-    host: &Host,
-    user: &User,
-    out: &mut Applied,
-) -> Result<()> {
+pub(super) fn etc_files(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
+    let Call {
+        o,
+        img,
+        t,
+        host,
+        user,
+    } = *c;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     let bind = |name: &str| {
         mount(

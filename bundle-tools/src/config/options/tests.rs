@@ -1,7 +1,11 @@
 //! Options applied to generated specs, for callers of every kind.
 
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
 use super::idmap::{Caller, IdMap, SubIds};
-use super::*;
+use super::model::{Action, Applied, Host, ImageInfo, Options, Target};
 use crate::config::spec::spec_from_image_config;
 
 fn host(uid: u32, sub: bool, fakeroot: bool) -> Host {
