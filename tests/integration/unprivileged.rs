@@ -452,6 +452,95 @@ fn oci_mode_options_seen_from_inside() {
 }
 
 #[test]
+fn home_workdir_namespaces_and_env_options() {
+    let Some((u, _, latest, data)) = with_images() else {
+        return;
+    };
+    let work = u.h().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let lib = u.h().join("libfake.so.1");
+    std::fs::write(&lib, "not really a library\n").unwrap();
+    chown_r(u.h(), u.uid, u.gid);
+    let img = latest.to_str().unwrap();
+    let (w, d) = (work.display().to_string(), data.display().to_string());
+    let home = format!("{d}:/myhome");
+    let script = r#"
+        echo x > /tmp/t && echo x > /scratch/s && echo tmp-written
+        echo "home=$HOME $(ls -d /myhome)"; touch /myhome/h
+        echo "pid1=$(cat /proc/1/comm)"; echo "host=$(hostname)"
+        echo "term=${TERM:-unset}"; ls /.singularity.d/libs
+        grep -c " /var/tmp " /proc/self/mountinfo; true
+    "#;
+    let o = u.oci_with(
+        img,
+        &[
+            "--home",
+            &home,
+            "-W",
+            &w,
+            "-S",
+            "/scratch",
+            "--uts",
+            "--no-pid",
+            "--cleanenv",
+            "--no-mount",
+            "tmp",
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        &[
+            ("TERM", "xterm"),
+            ("SINGULARITY_CONTAINLIBS", lib.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert_ok(&o, "oci run --home -W -S --uts --no-pid --no-mount tmp");
+    let out = stdout(&o);
+    let uname = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap();
+    for want in [
+        "tmp-written".to_string(),
+        "home=/myhome /myhome".into(),
+        // --no-pid: the host's pid 1, not the container's shell
+        format!(
+            "pid1={}",
+            std::fs::read_to_string("/proc/1/comm").unwrap().trim()
+        ),
+        // --uts alone keeps the host's name
+        format!("host={}", uname.trim()),
+        "term=xterm".into(),
+        "libfake.so.1".into(),
+        // --no-mount tmp: no /var/tmp mount
+        "\n0\n".into(),
+    ] {
+        assert!(out.contains(&want), "{want:?} in:\n{out}");
+    }
+    assert!(data.join("h").exists(), "--home SRC:DST binds SRC");
+    assert!(
+        work.join("scratch/scratch/s").exists(),
+        "-W holds the scratch dir"
+    );
+    assert!(
+        !work.join("tmp/t").exists(),
+        "--no-mount tmp: /tmp is the image's"
+    );
+    // -W without --no-mount tmp: /tmp is W/tmp; --drop-caps for root.
+    let o = u.sh(
+        img,
+        &["-W", &w, "--fakeroot", "--drop-caps", "chown"],
+        "echo y > /tmp/t2; grep CapEff /proc/self/status",
+    );
+    assert_ok(&o, "oci run -W --drop-caps");
+    assert!(work.join("tmp/t2").exists(), "-W: /tmp from W/tmp");
+    let eff = u64::from_str_radix(stdout(&o).trim().rsplit('\t').next().unwrap(), 16).unwrap();
+    assert_eq!(eff & 1, 0, "CAP_CHOWN dropped");
+    assert_ne!(eff & (1 << 5), 0, "CAP_KILL kept");
+    u.assert_clean();
+}
+
+#[test]
 fn bad_options_fail_in_one_line_and_leave_nothing() {
     let Some(u) = User::new() else { return };
     let img = busybox_sif_copy(u.h());
@@ -517,6 +606,69 @@ fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
         .unwrap();
     assert_ok(&o, "oci run --memory --pids-limit");
     assert_eq!(stdout(&o), format!("{}\n42\n", 64 << 20));
+    let toml = t.join("limits.toml");
+    std::fs::write(&toml, "[memory]\nlimit = 33554432\n[pids]\nlimit = 17\n").unwrap();
+    let o = Command::new(SIFRUN)
+        .args([
+            "--root", &root, "oci", "run", "--image", img,
+            "--apply-cgroups", toml.to_str().unwrap(),
+            "-B", "/sys/fs/cgroup:/hostcg:ro", "--exec", "--", "sh", "-c",
+            "p=$(grep ':memory:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/memory$p/memory.limit_in_bytes; \
+             q=$(grep ':pids:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/pids$q/pids.max",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "oci run --apply-cgroups");
+    assert_eq!(stdout(&o), format!("{}\n17\n", 32 << 20));
+    let o = Command::new(SIFRUN)
+        .args([
+            "--root", &root, "oci", "run", "--image", img,
+            "--cpus", "0.5", "--cpu-shares", "512", "--cpuset-cpus", "0",
+            "-B", "/sys/fs/cgroup:/hostcg:ro", "--exec", "--", "sh", "-c",
+            "p=$(grep ':cpu:' /proc/self/cgroup | cut -d: -f3); \
+             cat /hostcg/cpu$p/cpu.cfs_quota_us /hostcg/cpu$p/cpu.cfs_period_us /hostcg/cpu$p/cpu.shares; \
+             q=$(grep ':cpuset:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/cpuset$q/cpuset.cpus",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "oci run --cpus --cpu-shares --cpuset-cpus");
+    assert_eq!(stdout(&o), "50000\n100000\n512\n0\n");
+    // --keep-privs: every capability; -u as root: a user namespace mapping root.
+    let o = Command::new(SIFRUN)
+        .args([
+            "--root",
+            &root,
+            "oci",
+            "run",
+            "--image",
+            img,
+            "--keep-privs",
+            "-u",
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            "grep CapBnd /proc/self/status; cat /proc/self/uid_map",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "oci run --keep-privs -u");
+    let out = stdout(&o);
+    assert!(
+        out.contains("CapBnd:\t000001ffffffffff") || out.contains("CapBnd:\t000000ffffffffff"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
 
     // CDI: a second node for /dev/null, a bound host dir and an env var.
     let cdi = t.join("cdi");

@@ -194,6 +194,11 @@ impl IdMap {
     }
 }
 
+/// The identity mapping of every id (a user namespace that changes no ids).
+pub fn identity() -> LinuxIdMapping {
+    map(0, 0, u32::MAX)
+}
+
 fn map(container: u32, host: u32, size: u32) -> LinuxIdMapping {
     LinuxIdMappingBuilder::default()
         .container_id(container)

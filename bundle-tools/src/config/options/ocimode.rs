@@ -98,7 +98,7 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     }
     if o.userns && !host.unprivileged() {
         out.notes
-            .push("--userns as root: a user namespace mapping root to root (no other ids)".into());
+            .push("--userns as root: a user namespace with every id mapped to itself".into());
     }
     let mut linux = spec.linux().clone().unwrap_or_default();
     linux.set_namespaces(Some(ns));
@@ -115,9 +115,8 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
         let mut ns = l.namespaces().clone().unwrap_or_default();
         ns.push(namespace(LinuxNamespaceType::User));
         l.set_namespaces(Some(ns));
-        let (u, g) = super::idmap::IdMap::Single.mappings(&host.caller);
-        l.set_uid_mappings(Some(u));
-        l.set_gid_mappings(Some(g));
+        l.set_uid_mappings(Some(vec![super::idmap::identity()]));
+        l.set_gid_mappings(Some(vec![super::idmap::identity()]));
         spec.set_linux(Some(l));
     }
     o.set_resources(spec, host, &mut out.notes)?;
@@ -140,7 +139,9 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     }
     let sys = !no_mount(o, "sys");
     if sys {
-        m.push(if host.unprivileged() {
+        // sysfs can only be mounted by the owner of the network namespace: in a user
+        // namespace without its own, the host's /sys is bound.
+        m.push(if host.unprivileged() || o.userns {
             mount(
                 "/sys",
                 "none",
