@@ -226,7 +226,9 @@ fn user_mounts_and_runs_native_and_oci_sifs_unedited() {
         let o = u.run_with(
             &["--root", &root, "run", "-b", b.to_str().unwrap(), &id],
             &[],
-            Some("id -u; id -g; pwd; echo $RTEST_ENV\n"),
+            // A directory of uid 1000 (a subordinate id outside): umount must still
+            // remove it.
+            Some("id -u; id -g; pwd; echo $RTEST_ENV; mkdir /tmp/d1000 && touch /tmp/d1000/f\n"),
         );
         assert_ok(&o, "run the OCI-SIF bundle unedited");
         assert_eq!(
@@ -572,6 +574,15 @@ fn bad_options_fail_in_one_line_and_leave_nothing() {
         let o = u.run(&args);
         assert_one_line_error(&o, Some(needle));
     }
+    // No newuidmap on PATH: said before anything is made.
+    let o = u.run_with(
+        &[
+            "--root", &root, "oci", "run", "--image", &i, "--exec", "--", "true",
+        ],
+        &[("PATH", "/nonexistent")],
+        None,
+    );
+    assert_one_line_error(&o, Some("newuidmap was not found in PATH"));
     u.assert_clean();
     let left: Vec<_> = std::fs::read_dir(u.h())
         .unwrap()
@@ -711,6 +722,34 @@ fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
         .unwrap();
     assert_ok(&o, "oci run --device");
     assert_eq!(stdout(&o), "c\nfrom-cdi\nyes\n");
+    // --nv is the site's nvidia.com/gpu=all (here a harmless stand-in spec).
+    std::fs::write(
+        cdi.join("gpu.yaml"),
+        "cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices:\n- name: all\n  containerEdits:\n    env: [NVIDIA_STAND_IN=1]\n",
+    )
+    .unwrap();
+    let o = Command::new(SIFRUN)
+        .args([
+            "--root",
+            &root,
+            "oci",
+            "run",
+            "--image",
+            img,
+            "--nv",
+            "--cdi-dirs",
+            cdi.to_str().unwrap(),
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            "echo $NVIDIA_STAND_IN",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "oci run --nv");
+    assert_eq!(stdout(&o), "1\n");
 
     // Actions: --shell reads its commands from stdin; a native SIF's runscript gets ARGS.
     let o = run_stdin(

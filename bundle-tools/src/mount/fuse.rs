@@ -62,15 +62,24 @@ pub(super) fn mount_overlay(
         o.push_str(",allow_other");
     }
     if !is_root() {
-        // It cannot chown to other ids: everything stays the caller's.
-        let (u, g) = (nix::unistd::geteuid(), nix::unistd::getegid());
-        o.push_str(&format!(",squash_to_uid={u},squash_to_gid={g}"));
+        // It cannot chown to other (subordinate) ids: it keeps the owner of what
+        // the container makes in an xattr of the upper file instead.
+        o.push_str(",xattr_permissions=2");
     }
     st.will_mount(rootfs, "fuse.fuse-overlayfs", true)?;
     run_tool(
         "fuse-overlayfs",
         &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
     )
+}
+
+/// Whether this caller can open /dev/fuse.
+pub(super) fn dev_fuse_usable() -> bool {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_ok()
 }
 
 /// Whether FUSE lets this caller mount with `allow_other` (root, or

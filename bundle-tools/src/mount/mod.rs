@@ -78,6 +78,41 @@ fn needs_other_users(host: &Host) -> bool {
     )
 }
 
+/// What the kernel and the site must provide before anything is made: user
+/// namespaces, and newuidmap/newgidmap for a mapping of subordinate ids.
+fn unprivileged_prerequisites(host: &Host) -> Result<()> {
+    let max = fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    if max == Some(0) {
+        return Err(merr(
+            "user namespaces are disabled on this system (/proc/sys/user/max_user_namespaces is 0)",
+        ));
+    }
+    if fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+        .is_ok_and(|s| s.trim() == "0")
+    {
+        return Err(merr(
+            "user namespaces are disabled for users (/proc/sys/kernel/unprivileged_userns_clone is 0)",
+        ));
+    }
+    if matches!(host.idmap, config::options::idmap::IdMap::Sub { .. }) {
+        for tool in ["newuidmap", "newgidmap"] {
+            if !on_path(tool) {
+                return Err(merr(format!(
+                    "{tool} was not found in PATH (package uidmap): it maps your subordinate ids into the container"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
 /// The mode an unprivileged caller gets for `auto`, or why `fuse` cannot work (and
 /// a note when it works with a limit).
 fn unprivileged_mode(
@@ -129,6 +164,17 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
     let mode = if is_root() {
         mode
     } else {
+        unprivileged_prerequisites(&host)?;
+        let mode = if mode == MountMode::Auto && !fuse::dev_fuse_usable() {
+            MountMode::Extract
+        } else {
+            mode
+        };
+        if mode == MountMode::Fuse && !fuse::dev_fuse_usable() {
+            return Err(merr(
+                "fuse mode: /dev/fuse cannot be opened (it must exist and be 0666; use --mode extract)",
+            ));
+        }
         unprivileged_mode(mode, &layers, &host, &mut mode_notes)?
     };
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;

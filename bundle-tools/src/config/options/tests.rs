@@ -244,3 +244,21 @@ fn oci_mode_actions_hostname_and_errors() {
     o.network = Some("none".into());
     o.validate().unwrap();
 }
+
+#[test]
+fn scif_app_and_shell_args() {
+    let mut o = Options::oci_mode();
+    o.app = Some("foo".into());
+    o.action = Action::Exec(vec!["x".into()]);
+    let (s, _) = apply(&o, &host(0, false, false), None);
+    assert_eq!(
+        s.process().as_ref().unwrap().args().as_ref().unwrap(),
+        &["/bin/ep", "exec", "foo", "c1", "x"]
+    );
+    o.app = None;
+    o.action = Action::Shell;
+    let (s, _) = apply(&o, &host(0, false, false), None);
+    let args = s.process().as_ref().unwrap().args().clone().unwrap();
+    assert_eq!(&args[..2], &["/bin/sh", "-c"]);
+    assert!(args[2].contains("exec /bin/bash --norc"));
+}
