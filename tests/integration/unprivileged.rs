@@ -818,3 +818,39 @@ fn run_stdin(args: &[&str], input: &str) -> Output {
     c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     c.wait_with_output().unwrap()
 }
+
+#[test]
+fn user_ctrl_c_cleans_up() {
+    use std::os::unix::process::CommandExt;
+    let Some(u) = User::new() else { return };
+    let img = busybox_sif_copy(u.h());
+    chown_r(u.h(), u.uid, u.gid);
+    let root = u.root();
+    let mut child = Command::new(SIFRUN)
+        .args(["--root", &root, "oci", "run", "--image"])
+        .arg(&img)
+        .args(["--exec", "--", "sh", "-c", "echo up; exec sleep 100"])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", u.h())
+        .env("XDG_RUNTIME_DIR", u.h().join("run"))
+        .current_dir(u.h())
+        .uid(u.uid)
+        .gid(u.gid)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 3];
+    std::io::Read::read_exact(&mut child.stdout.take().unwrap(), &mut first).unwrap();
+    assert_eq!(&first, b"up\n");
+    // SAFETY: plain kill(2) of our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(
+        matches!(status.code(), Some(130) | Some(137)),
+        "exit {status:?}"
+    );
+    u.assert_clean();
+}
