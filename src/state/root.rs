@@ -1,5 +1,7 @@
 //! Where container state lives: `--root`, else `/run/sifrun` for root and
-//! `$XDG_RUNTIME_DIR/sifrun` for other users (as runc does with `/run/runc`).
+//! `$XDG_RUNTIME_DIR/sifrun` for other users (as runc does with `/run/runc`). Root of
+//! a user namespace (rootless podman's) counts as another user unless `USER=root`,
+//! as in runc's `shouldHonorXDGRuntimeDir`.
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -18,13 +20,29 @@ pub fn determine(flag: Option<&Path>) -> Result<PathBuf> {
 }
 
 fn default_root() -> PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
     if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/run/sifrun");
+        return match xdg {
+            Some(dir) if honor_xdg_as_root() => PathBuf::from(dir).join("sifrun"),
+            _ => PathBuf::from("/run/sifrun"),
+        };
     }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("sifrun"),
-        _ => PathBuf::from(format!("/tmp/sifrun-{}", nix::unistd::geteuid())),
+    match xdg {
+        Some(dir) => PathBuf::from(dir).join("sifrun"),
+        None => PathBuf::from(format!("/tmp/sifrun-{}", nix::unistd::geteuid())),
     }
+}
+
+/// uid 0 of a user namespace other than the initial one, not claiming to be root.
+fn honor_xdg_as_root() -> bool {
+    in_user_namespace(&std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default())
+        && std::env::var("USER").map_or(true, |u| u != "root")
+}
+
+/// Whether a uid_map's text is anything but the initial namespace's identity map.
+fn in_user_namespace(uid_map: &str) -> bool {
+    let f: Vec<&str> = uid_map.split_whitespace().collect();
+    !(f.is_empty() || f == ["0", "0", "4294967295"])
 }
 
 /// Creates the state root (0700) when a command is about to add a container to it.
@@ -34,4 +52,18 @@ pub fn ensure(root: &Path) -> Result<()> {
         .mode(0o700)
         .create(root)
         .with_context(|| format!("failed to create state root {}", root.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn user_namespace_detection() {
+        assert!(!super::in_user_namespace(
+            "         0          0 4294967295\n"
+        ));
+        assert!(super::in_user_namespace(
+            "         0       1000          1\n"
+        ));
+        assert!(super::in_user_namespace("0 1000 1\n1 100000 65536\n"));
+    }
 }

@@ -604,68 +604,31 @@ fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
     let root = t.join("state").display().to_string();
     let img = latest.to_str().unwrap();
     // Limits land in the container's cgroup (seen through a bind of the host's).
-    let o = Command::new(SIFRUN)
-        .args([
-            "--root", &root, "oci", "run", "--image", img,
-            "--memory", "64m", "--pids-limit", "42",
-            "-B", "/sys/fs/cgroup:/hostcg:ro", "--exec", "--", "sh", "-c",
-            "p=$(grep ':memory:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/memory$p/memory.limit_in_bytes; \
-             q=$(grep ':pids:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/pids$q/pids.max",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = root_sh(&root, img, &["--memory", "64m", "--pids-limit", "42",
+            "-B", "/sys/fs/cgroup:/hostcg:ro"], "p=$(grep ':memory:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/memory$p/memory.limit_in_bytes; \
+             q=$(grep ':pids:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/pids$q/pids.max");
     assert_ok(&o, "oci run --memory --pids-limit");
     assert_eq!(stdout(&o), format!("{}\n42\n", 64 << 20));
     let toml = t.join("limits.toml");
     std::fs::write(&toml, "[memory]\nlimit = 33554432\n[pids]\nlimit = 17\n").unwrap();
-    let o = Command::new(SIFRUN)
-        .args([
-            "--root", &root, "oci", "run", "--image", img,
-            "--apply-cgroups", toml.to_str().unwrap(),
-            "-B", "/sys/fs/cgroup:/hostcg:ro", "--exec", "--", "sh", "-c",
-            "p=$(grep ':memory:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/memory$p/memory.limit_in_bytes; \
-             q=$(grep ':pids:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/pids$q/pids.max",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = root_sh(&root, img, &["--apply-cgroups", toml.to_str().unwrap(),
+            "-B", "/sys/fs/cgroup:/hostcg:ro"], "p=$(grep ':memory:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/memory$p/memory.limit_in_bytes; \
+             q=$(grep ':pids:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/pids$q/pids.max");
     assert_ok(&o, "oci run --apply-cgroups");
     assert_eq!(stdout(&o), format!("{}\n17\n", 32 << 20));
-    let o = Command::new(SIFRUN)
-        .args([
-            "--root", &root, "oci", "run", "--image", img,
-            "--cpus", "0.5", "--cpu-shares", "512", "--cpuset-cpus", "0",
-            "-B", "/sys/fs/cgroup:/hostcg:ro", "--exec", "--", "sh", "-c",
-            "p=$(grep ':cpu:' /proc/self/cgroup | cut -d: -f3); \
+    let o = root_sh(&root, img, &["--cpus", "0.5", "--cpu-shares", "512", "--cpuset-cpus", "0",
+            "-B", "/sys/fs/cgroup:/hostcg:ro"], "p=$(grep ':cpu:' /proc/self/cgroup | cut -d: -f3); \
              cat /hostcg/cpu$p/cpu.cfs_quota_us /hostcg/cpu$p/cpu.cfs_period_us /hostcg/cpu$p/cpu.shares; \
-             q=$(grep ':cpuset:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/cpuset$q/cpuset.cpus",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+             q=$(grep ':cpuset:' /proc/self/cgroup | cut -d: -f3); cat /hostcg/cpuset$q/cpuset.cpus");
     assert_ok(&o, "oci run --cpus --cpu-shares --cpuset-cpus");
     assert_eq!(stdout(&o), "50000\n100000\n512\n0\n");
     // --keep-privs: every capability; -u as root: a user namespace mapping root.
-    let o = Command::new(SIFRUN)
-        .args([
-            "--root",
-            &root,
-            "oci",
-            "run",
-            "--image",
-            img,
-            "--keep-privs",
-            "-u",
-            "--exec",
-            "--",
-            "sh",
-            "-c",
-            "grep CapBnd /proc/self/status; cat /proc/self/uid_map",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = root_sh(
+        &root,
+        img,
+        &["--keep-privs", "-u"],
+        "grep CapBnd /proc/self/status; cat /proc/self/uid_map",
+    );
     assert_ok(&o, "oci run --keep-privs -u");
     let out = stdout(&o);
     assert!(
@@ -699,27 +662,17 @@ fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
         .to_string(),
     )
     .unwrap();
-    let o = Command::new(SIFRUN)
-        .args([
-            "--root",
-            &root,
-            "oci",
-            "run",
-            "--image",
-            img,
+    let o = root_sh(
+        &root,
+        img,
+        &[
             "--device",
             "sifrun.test/dev=null2",
             "--cdi-dirs",
             cdi.to_str().unwrap(),
-            "--exec",
-            "--",
-            "sh",
-            "-c",
-            "ls -l /dev/null2 | cut -c1; cat /cdi-share/f; echo $CDI_TEST",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        ],
+        "ls -l /dev/null2 | cut -c1; cat /cdi-share/f; echo $CDI_TEST",
+    );
     assert_ok(&o, "oci run --device");
     assert_eq!(stdout(&o), "c\nfrom-cdi\nyes\n");
     // --nv is the site's nvidia.com/gpu=all (here a harmless stand-in spec).
@@ -728,26 +681,12 @@ fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
         "cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices:\n- name: all\n  containerEdits:\n    env: [NVIDIA_STAND_IN=1]\n",
     )
     .unwrap();
-    let o = Command::new(SIFRUN)
-        .args([
-            "--root",
-            &root,
-            "oci",
-            "run",
-            "--image",
-            img,
-            "--nv",
-            "--cdi-dirs",
-            cdi.to_str().unwrap(),
-            "--exec",
-            "--",
-            "sh",
-            "-c",
-            "echo $NVIDIA_STAND_IN",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = root_sh(
+        &root,
+        img,
+        &["--nv", "--cdi-dirs", cdi.to_str().unwrap()],
+        "echo $NVIDIA_STAND_IN",
+    );
     assert_ok(&o, "oci run --nv");
     assert_eq!(stdout(&o), "1\n");
 
@@ -806,6 +745,14 @@ fn root_oci_mode_limits_cdi_actions_and_cached_sources() {
     assert!(mounts_under(&t.path).is_empty());
 }
 
+/// As root: `oci run --image IMG OPTS --exec -- sh -c SCRIPT`, stdin empty.
+fn root_sh(root: &str, img: &str, opts: &[&str], script: &str) -> Output {
+    let mut args = vec!["--root", root, "oci", "run", "--image", img];
+    args.extend_from_slice(opts);
+    args.extend(["--exec", "--", "sh", "-c", script]);
+    run_stdin(&args, "")
+}
+
 fn run_stdin(args: &[&str], input: &str) -> Output {
     use std::io::Write;
     let mut c = Command::new(SIFRUN)
@@ -853,4 +800,64 @@ fn user_ctrl_c_cleans_up() {
         "exit {status:?}"
     );
     u.assert_clean();
+}
+
+/// Root of a user namespace, as sifrun is under rootless podman: the state root is
+/// `$XDG_RUNTIME_DIR/sifrun` (as runc's), and `"resources": {}` with no cgroup of
+/// its own is not an error.
+#[test]
+fn root_of_a_user_namespace_uses_xdg_runtime_dir() {
+    let Some(u) = User::new() else { return };
+    if !have("unshare") {
+        return;
+    }
+    let bundle = u.h().join("bundle");
+    make_rootfs(&bundle.join("rootfs"));
+    chown_r(u.h(), u.uid, u.gid);
+    let b = bundle.to_str().unwrap();
+    let o = u.run(&["spec", "--bundle", b]);
+    assert_ok(&o, "spec");
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = false.into();
+    cfg["process"]["args"] = serde_json::json!(["sh", "-c", "echo in-userns; exit 4"]);
+    cfg["linux"]["resources"] = serde_json::json!({});
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let sub = std::fs::read_to_string("/etc/subuid").unwrap();
+    let start = sub
+        .lines()
+        .find_map(|l| l.strip_prefix("sifrun-test:"))
+        .and_then(|r| r.split(':').next())
+        .unwrap()
+        .to_string();
+    let id = unique_id("userns-root");
+    let o = output_with_timeout(
+        {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = Command::new("unshare");
+            cmd.arg("--map-root-user")
+                .arg(format!("--map-users={start},1,65536"))
+                .arg(format!("--map-groups={start},1,65536"))
+                .arg(SIFRUN)
+                .args(["run", "--bundle", b, &id])
+                .env_clear()
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+                .env("HOME", u.h())
+                .env("XDG_RUNTIME_DIR", u.h().join("run"))
+                .current_dir(u.h())
+                .stdin(std::process::Stdio::null())
+                .uid(u.uid)
+                .gid(u.gid);
+            cmd
+        },
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "in-userns\n");
+    assert!(
+        u.h().join("run/sifrun").is_dir(),
+        "state root under XDG_RUNTIME_DIR"
+    );
+    assert!(!Path::new("/run/sifrun").join(&id).exists());
 }

@@ -354,6 +354,10 @@ fn apply_cgroups<
         if init && let Some(resources) = resources {
             let mut without_devices = resources.clone();
             without_devices.set_devices(None);
+            // `"resources": {}` (rootless podman's) asks for nothing.
+            if without_devices == LinuxResources::default() {
+                return Ok(());
+            }
             let controller_opt = libcgroups::common::ControllerOpt {
                 resources: &without_devices,
                 freezer_state: None,
