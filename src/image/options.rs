@@ -9,7 +9,7 @@ use anyhow::Result;
 use bundle_tools::config::options::{binds, env, resources::Limits, Action, Options, Profile};
 use clap::Args;
 
-#[derive(Args, Debug, Default, Clone)]
+#[derive(Args, Debug, Default, Clone, PartialEq)]
 #[command(next_help_heading = "Singularity OCI-mode options")]
 pub struct RunOptions {
     /// Run as root inside the container (your uid outside; other ids from /etc/subuid)

@@ -73,6 +73,9 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
             if !args.args.is_empty() {
                 bail!("a command line after -- needs --image (edit config.json of a bundle)");
             }
+            if args.opts != RunOptions::default() || args.exec || args.shell {
+                bail!("OCI-mode options need --image (a bundle's config.json is already made: give them to sifrun mount)");
+            }
             let Some(id) = args.container_id.clone() else {
                 bail!("oci run -b BUNDLE needs a container id");
             };

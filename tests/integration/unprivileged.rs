@@ -574,6 +574,18 @@ fn bad_options_fail_in_one_line_and_leave_nothing() {
         let o = u.run(&args);
         assert_one_line_error(&o, Some(needle));
     }
+    // Options with a ready bundle: refused (they belong to mount).
+    let o = u.run(&[
+        "--root",
+        &root,
+        "oci",
+        "run",
+        "-b",
+        "/nonexistent",
+        "--fakeroot",
+        "x1",
+    ]);
+    assert_one_line_error(&o, Some("OCI-mode options need --image"));
     // No newuidmap on PATH: said before anything is made.
     let o = u.run_with(
         &[
