@@ -49,27 +49,15 @@ pub fn resolve(image: &str) -> Result<PathBuf> {
         eprintln!("sifrun: using cached OCI-SIF image {}", out.display());
         return Ok(out);
     }
-    // Built next to its final name and renamed: a concurrent run never sees half a file.
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        out.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
+    // build() writes a temp file next to `out` and renames it: a concurrent run
+    // never sees half a file.
     let opts = BuildOptions {
         quiet: true,
         tmpdir: Some(dir.clone()),
         ..BuildOptions::default()
     };
     eprintln!("sifrun: converting {image} to OCI-SIF {}", out.display());
-    let r = build::build(&tmp, &spec, &opts)
-        .with_context(|| format!("convert {image} to OCI-SIF"))
-        .and_then(|_| {
-            std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))
-        });
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r?;
+    build::build(&out, &spec, &opts).with_context(|| format!("convert {image} to OCI-SIF"))?;
     Ok(out)
 }
 

@@ -63,15 +63,17 @@ pub fn native_bundle_spec(
     let rootfs = t.rootfs;
     let env = envscript::image_env(rootfs, &[]);
     let mut spec = spec_for_native(
-        env.clone(),
+        env,
         read_small(rootfs, ".singularity.d/labels.json").as_deref(),
     )?;
+    // Its environment is in the spec (bundle profile) or comes from its env scripts
+    // at run time (OCI mode): ImageInfo has none of it.
     let img = ImageInfo {
         native: true,
         name,
         entrypoint: vec![],
         cmd: vec![],
-        env,
+        env: vec![],
         user: None,
         working_dir: None,
     };

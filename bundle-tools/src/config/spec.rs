@@ -145,7 +145,7 @@ fn passwd_entries(passwd: &str) -> impl Iterator<Item = PwEntry<'_>> {
 }
 
 /// (name, gid, members)
-fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
+pub(crate) fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     group.lines().filter_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         if f.len() < 3 {

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use super::mode::{is_root, merr};
 use super::plan::Layer;
-use crate::config::options::idmap::{Caller, IdMap};
+use crate::config::options::idmap::IdMap;
 use crate::config::options::Host;
 use crate::error::Result;
 use crate::sif::FsType;
@@ -54,14 +54,18 @@ pub(super) fn extract(image: &Path, layers: &[Layer], rootfs: &Path) -> Result<(
     Ok(())
 }
 
-/// Remove an extracted tree. What the container created as other ids is removed as
-/// root of a user namespace that maps the caller and its subordinate ids.
+/// Remove an extracted tree (read-only directories included). What the container
+/// created as other ids is removed as root of a user namespace that maps the caller
+/// and its subordinate ids.
 pub(super) fn remove_tree(p: &Path) -> std::io::Result<()> {
-    let first = match std::fs::remove_dir_all(p) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        r => r,
-    };
-    let Err(e) = first else { return Ok(()) };
+    crate::build::extract::remove_tree(p);
+    if !p.exists() {
+        return Ok(());
+    }
+    let e = std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        "files of other owners are left",
+    );
     if is_root() {
         return Err(e);
     }
@@ -71,7 +75,6 @@ pub(super) fn remove_tree(p: &Path) -> std::io::Result<()> {
     let IdMap::Sub { uid, gid, .. } = host.idmap else {
         return Err(e);
     };
-    let _: &Caller = &host.caller;
     let st = Command::new("unshare")
         .arg("--map-root-user")
         .arg(format!("--map-users={},1,{}", uid.start, uid.count))

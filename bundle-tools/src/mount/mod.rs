@@ -113,8 +113,9 @@ fn on_path(tool: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
-/// The mode an unprivileged caller gets for `auto`, or why `fuse` cannot work (and
-/// a note when it works with a limit).
+/// The mode an unprivileged caller gets for `auto` (extract when FUSE is unusable
+/// or cannot serve the container), or why `fuse` cannot work (and a note when it
+/// works with a limit).
 fn unprivileged_mode(
     mode: MountMode,
     layers: &[Layer],
@@ -125,8 +126,13 @@ fn unprivileged_mode(
     let xattrs = layers.iter().any(|l| l.xattrs);
     let other = needs_other_users(host) && !fuse::allow_other_permitted();
     const OTHER: &str = "the container's ids include your subordinate ids, which FUSE lets in only with user_allow_other in /etc/fuse.conf";
+    let fuse_dev = matches!(mode, MountMode::Fuse | MountMode::Auto) && fuse::dev_fuse_usable();
     match mode {
         MountMode::Kernel => Err(merr("kernel mode needs root (use --mode fuse or extract)")),
+        MountMode::Fuse if !fuse_dev => Err(merr(
+            "fuse mode: /dev/fuse cannot be opened (it must exist and be 0666; use --mode extract)",
+        )),
+        MountMode::Auto if !fuse_dev => Ok(MountMode::Extract),
         MountMode::Fuse if other => Err(merr(format!(
             "fuse mode cannot serve this container: {OTHER} (use --mode extract, or --fakeroot)"
         ))),
@@ -165,16 +171,6 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
         mode
     } else {
         unprivileged_prerequisites(&host)?;
-        let mode = if mode == MountMode::Auto && !fuse::dev_fuse_usable() {
-            MountMode::Extract
-        } else {
-            mode
-        };
-        if mode == MountMode::Fuse && !fuse::dev_fuse_usable() {
-            return Err(merr(
-                "fuse mode: /dev/fuse cannot be opened (it must exist and be 0666; use --mode extract)",
-            ));
-        }
         unprivileged_mode(mode, &layers, &host, &mut mode_notes)?
     };
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;

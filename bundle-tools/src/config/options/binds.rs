@@ -339,7 +339,7 @@ fn abs(cwd: &Path, p: &str) -> String {
     }
 }
 
-fn mount<S: AsRef<str>>(
+pub(super) fn mount<S: AsRef<str>>(
     destination: &str,
     typ: Option<&str>,
     source: &str,
@@ -392,12 +392,10 @@ pub fn host_tty_gid() -> Result<Option<u32>> {
     // /etc/group read directly: this static binary cannot load NSS modules.
     let text = fs::read_to_string("/etc/group")
         .map_err(|e| err(format!("while identifying tty gid: /etc/group: {e}")))?;
-    text.lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() > 2 && f[0] == "tty").then(|| f[2].parse::<u32>().ok())?
-        })
-        .map(Some)
+    let gid = crate::config::spec::group_entries(&text)
+        .find(|(name, _, _)| *name == "tty")
+        .map(|(_, gid, _)| gid);
+    gid.map(Some)
         .ok_or_else(|| err("while identifying tty gid: no group named tty"))
 }
 

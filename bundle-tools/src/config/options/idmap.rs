@@ -176,10 +176,7 @@ impl IdMap {
 
     /// Whether `uid` exists in the container (is mapped to some host id).
     pub fn maps_uid(&self, caller: &Caller, uid: u32) -> bool {
-        let (u, _) = self.mappings(caller);
-        u.is_empty()
-            || u.iter()
-                .any(|m| uid >= m.container_id() && uid - m.container_id() < m.size())
+        self.host_uid(caller, uid).is_some()
     }
 
     /// The host uid a container uid runs as (None: unmapped).
@@ -188,10 +185,15 @@ impl IdMap {
         if u.is_empty() {
             return Some(uid);
         }
-        u.iter()
-            .find(|m| uid >= m.container_id() && uid - m.container_id() < m.size())
-            .map(|m| m.host_id() + (uid - m.container_id()))
+        to_host(&u, uid)
     }
+}
+
+/// The host id of container id `id` under `maps` (None: unmapped).
+pub fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter()
+        .find(|m| id >= m.container_id() && id - m.container_id() < m.size())
+        .map(|m| m.host_id() + (id - m.container_id()))
 }
 
 /// The identity mapping of every id (a user namespace that changes no ids).

@@ -387,8 +387,8 @@ fn unprivileged(spec: &mut Spec, host: &Host, notes: &mut Vec<String>) -> Result
                             let id =
                                 |p: &str| o.strip_prefix(p).and_then(|v| v.parse::<u32>().ok());
                             match (id("uid="), id("gid=")) {
-                                (Some(u), _) => mapped(&uids, u),
-                                (_, Some(g)) => mapped(&gids, g),
+                                (Some(u), _) => idmap::to_host(&uids, u).is_some(),
+                                (_, Some(g)) => idmap::to_host(&gids, g).is_some(),
                                 _ => true,
                             }
                         })
@@ -400,11 +400,6 @@ fn unprivileged(spec: &mut Spec, host: &Host, notes: &mut Vec<String>) -> Result
         .collect();
     spec.set_mounts(Some(mounts));
     Ok(())
-}
-
-fn mapped(maps: &[oci_spec::runtime::LinuxIdMapping], id: u32) -> bool {
-    maps.iter()
-        .any(|m| id >= m.container_id() && id - m.container_id() < m.size())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use super::idmap::{self, Caller, IdMap};
 use super::{binds, resources};
@@ -98,7 +98,8 @@ pub struct ImageInfo<'a> {
     /// ENTRYPOINT and CMD (OCI-SIF).
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
-    /// The image's environment (OCI-SIF config Env; native: the evaluated env scripts).
+    /// The image's environment (OCI-SIF config Env; empty for a native SIF, whose
+    /// env scripts run in the container).
     pub env: Vec<String>,
     /// The image's `USER`, when it declares one.
     pub user: Option<String>,
@@ -178,13 +179,6 @@ impl Host {
 
 pub(super) fn opt_err(m: impl Into<String>) -> Error {
     Error::Options(m.into())
-}
-
-pub(super) fn has_ns(spec: &Spec, t: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
 }
 
 pub(super) fn namespace(t: LinuxNamespaceType) -> LinuxNamespace {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Process, Spec, User};
 
 use super::model::{
-    has_ns, namespace, opt_err, Action, Applied, BundleFile, Host, ImageInfo, Options, Target,
+    namespace, opt_err, Action, Applied, BundleFile, Host, ImageInfo, Options, Target,
 };
 use super::{binds, env};
 use crate::error::Result;
@@ -22,28 +22,11 @@ const SHELL_ARGS: [&str; 3] = [
 const ENV_SCRIPT: &str = "98-singularityenv.sh";
 
 fn mount(dest: &str, typ: &str, source: &str, opts: &[&str]) -> Mount {
-    let mut m = Mount::default();
-    m.set_destination(dest.into());
-    m.set_typ(Some(typ.into()));
-    m.set_source(Some(source.into()));
-    m.set_options(Some(opts.iter().map(|s| s.to_string()).collect()));
-    m
+    binds::mount(dest, Some(typ), source, opts)
 }
 
 fn no_mount(o: &Options, what: &str) -> bool {
     o.no_mount.iter().any(|n| n == what)
-}
-
-/// Where the home directory is in the container: `--home`'s destination, `/root`
-/// with `--fakeroot`, else the caller's home.
-fn home_dest(o: &Options, host: &Host) -> String {
-    if let Some(h) = &o.home {
-        return h.destination.clone();
-    }
-    if o.fakeroot {
-        return "/root".into();
-    }
-    host.caller.home.clone()
 }
 
 /// What the OCI-mode steps work from.
@@ -56,6 +39,25 @@ pub(super) struct Call<'a> {
     pub user: &'a User,
 }
 
+impl Call<'_> {
+    /// Where the home directory is in the container: `--home`'s destination, `/root`
+    /// with `--fakeroot`, else the caller's home.
+    fn home(&self) -> String {
+        if let Some(h) = &self.o.home {
+            return h.destination.clone();
+        }
+        if self.o.fakeroot {
+            return "/root".into();
+        }
+        self.host.caller.home.clone()
+    }
+
+    /// The image declares a `USER` that is used (not overridden by `--fakeroot`).
+    fn declares_user(&self) -> bool {
+        self.img.user.as_deref().is_some_and(|u| !u.is_empty()) && !self.o.fakeroot
+    }
+}
+
 /// The OCI-mode spec over the one generated from the image.
 pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     let Call {
@@ -65,7 +67,7 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
         host,
         user,
     } = *c;
-    let declares_user = img.user.as_deref().is_some_and(|u| !u.is_empty()) && !o.fakeroot;
+    let declares_user = c.declares_user();
     if declares_user && o.home.is_some() {
         return Err(opt_err(
             "a custom --home is not currently supported when running containers that declare a USER",
@@ -74,7 +76,7 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     if img.native {
         out.notes.push(NATIVE_NOTICE.into());
     }
-    let home = home_dest(o, host);
+    let home = c.home();
 
     // Root filesystem: writable in compat (sifrun's overlay upper is in the bundle).
     let mut root = spec.root().clone().unwrap_or_default();
@@ -96,11 +98,14 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     if o.uts || o.hostname.is_some() {
         ns.push(namespace(LinuxNamespaceType::Uts));
     }
+    let mut linux = spec.linux().clone().unwrap_or_default();
     if o.userns && !host.unprivileged() {
         out.notes
             .push("--userns as root: a user namespace with every id mapped to itself".into());
+        ns.push(namespace(LinuxNamespaceType::User));
+        linux.set_uid_mappings(Some(vec![super::idmap::identity()]));
+        linux.set_gid_mappings(Some(vec![super::idmap::identity()]));
     }
-    let mut linux = spec.linux().clone().unwrap_or_default();
     linux.set_namespaces(Some(ns));
     linux.set_masked_paths(None);
     linux.set_readonly_paths(None);
@@ -110,17 +115,7 @@ pub(super) fn base(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     // Kept non-null on purpose (crun issue 1402), as SingularityCE does.
     linux.set_resources(Some(LinuxResources::default()));
     spec.set_linux(Some(linux));
-    if o.userns && !host.unprivileged() {
-        let mut l = spec.linux().clone().unwrap_or_default();
-        let mut ns = l.namespaces().clone().unwrap_or_default();
-        ns.push(namespace(LinuxNamespaceType::User));
-        l.set_namespaces(Some(ns));
-        l.set_uid_mappings(Some(vec![super::idmap::identity()]));
-        l.set_gid_mappings(Some(vec![super::idmap::identity()]));
-        spec.set_linux(Some(l));
-    }
     o.set_resources(spec, host, &mut out.notes)?;
-    debug_assert!(has_ns(spec, LinuxNamespaceType::Mount));
 
     // Mounts, in SingularityCE's order (§1.2).
     let size = format!("size={}m", o.session_mb);
@@ -370,11 +365,7 @@ fn var_tmp_is_tmp(rootfs: &Path) -> bool {
 /// resolv.conf, passwd and group (§1.2 rows 12–13): appended after CDI's re-sort.
 pub(super) fn etc_files(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<()> {
     let Call {
-        o,
-        img,
-        t,
-        host,
-        user,
+        o, t, host, user, ..
     } = *c;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     let bind = |name: &str| {
@@ -397,9 +388,8 @@ pub(super) fn etc_files(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<
         });
         mounts.push(bind("resolv.conf"));
     }
-    let declares_user = img.user.as_deref().is_some_and(|u| !u.is_empty()) && !o.fakeroot;
-    if !declares_user {
-        let home = home_dest(o, host);
+    if !c.declares_user() {
+        let home = c.home();
         let host_passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
         let host_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
         match std::fs::read_to_string(t.rootfs.join("etc/passwd")) {
@@ -450,10 +440,9 @@ pub(super) fn etc_files(c: &Call, spec: &mut Spec, out: &mut Applied) -> Result<
 }
 
 fn group_name(text: &str, gid: u32) -> Option<String> {
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 2 && f[2].parse::<u32>().ok()? == gid).then(|| f[0].to_string())
-    })
+    crate::config::spec::group_entries(text)
+        .find(|(_, g, _)| *g == gid)
+        .map(|(name, _, _)| name.to_string())
 }
 
 /// The image's passwd with the process user's line replaced (keeping the image's
