@@ -2,7 +2,8 @@
 # run-engines.sh RUNTIME_BINARY
 #
 # Runs a fixed list of container scenarios through podman, containerd (ctr +
-# io.containerd.runc.v2 shim) and docker, with RUNTIME_BINARY (a runc-compatible
+# io.containerd.runc.v2 shim) and docker, and the engines of engine-*.sh (rootless
+# podman, containerd's CRI plugin, Slurm), with RUNTIME_BINARY (a runc-compatible
 # OCI runtime) as the low-level runtime, and prints one PASS/FAIL/SKIP line per
 # scenario, then a final line exactly "N passed, M failed" (skips not counted).
 # Exit status: 0 if nothing failed, 1 otherwise.
@@ -14,7 +15,7 @@
 # asked of the runtime.
 #
 # Environment:
-#   ENGINES="podman containerd docker"  engines to run, in order
+#   ENGINES="podman containerd docker rootless-podman cri slurm"  engines to run, in order
 #   RTEST_ONLY=REGEX                    only scenarios whose name matches (grep -E)
 #   RTEST_TIMEOUT=60                    seconds per engine command
 #   RTEST_NO_WRAPPER=1                  make rtest-runtime a plain symlink (no logging)
@@ -32,12 +33,19 @@ RUNTIME=$(readlink -f "$(command -v "$RUNTIME" || echo "$RUNTIME")")
 [ -x "$RUNTIME" ] || { echo "not an executable: $1" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 2; }
 
-ENGINES=${ENGINES:-podman containerd docker}
+ENGINES=${ENGINES:-podman containerd docker $RTEST_PLUGIN_ENGINES}
 ONLY=${RTEST_ONLY:-}
 TMO=${RTEST_TIMEOUT:-60}
 VERBOSE=${RTEST_VERBOSE:-0}
 IMG=$RTEST_IMAGE
 W=$RTEST_WRAPPER
+
+# engines beyond the built-in three: engine-NAME.sh defines NAME_install (used by
+# setup-engines.sh), NAME_ready, NAME_scenarios, NAME_cleanup (remove the suite's
+# containers) and NAME_finish (stop what NAME_ready started); '-' in NAME becomes '_'
+for e in $ENGINES; do
+	rt_is_plugin "$e" && . "$HERE/engine-$e.sh"
+done
 
 if [ ! -f "$RTEST_BASE/podman/containers.conf" ] || [ ! -f "$RTEST_BASE/image/busybox-oci.tar" ] ||
 	! command -v podman >/dev/null || ! command -v containerd >/dev/null || ! command -v dockerd >/dev/null; then
@@ -507,6 +515,7 @@ cleanup_containers() {
 		for c in $(rt_ctr task ls -q 2>/dev/null | grep '^rtest-'); do timeout 20 "${RT_CTR[@]}" task rm -f "$c" >/dev/null 2>&1; done
 		for c in $(rt_ctr c ls -q 2>/dev/null | grep '^rtest-'); do timeout 20 "${RT_CTR[@]}" c rm "$c" >/dev/null 2>&1; done
 		;;
+	*) rt_is_plugin "$ENGINE" && "$(rt_fn "$ENGINE" cleanup)" ;;
 	esac
 	return 0
 }
@@ -747,6 +756,7 @@ engine_ready() {
 		rt_dockerd_running || { STARTED_DOCKERD=1; rt_start_dockerd >"$T/out" 2>&1 || { OUT=$(cat "$T/out"); RC=1; _why "dockerd failed to start"; return 1; }; }
 		x "${RT_DOCKER[@]}" images --format '{{.Repository}}:{{.Tag}}' && want 0 "^$IMG:latest$" "^$IMG:user$"
 		;;
+	*) "$(rt_fn "$ENGINE" ready)" ;;
 	esac
 }
 
@@ -756,6 +766,9 @@ finish() {
 	if [ "${RTEST_KEEP_DAEMONS:-0}" != 1 ]; then
 		if [ "$STARTED_DOCKERD" = 1 ]; then rt_stop_dockerd; fi
 		if [ "$STARTED_CTRD" = 1 ]; then rt_stop_containerd; fi
+		for e in $ENGINES; do
+			if rt_is_plugin "$e"; then "$(rt_fn "$e" finish)"; fi
+		done
 	fi
 	rm -rf "$T"
 }
@@ -794,7 +807,7 @@ for ENGINE in $ENGINES; do
 	podman) E=("${RT_PODMAN[@]}" --runtime "$W") RUNF=() && pd_scenarios ;;
 	docker) E=("${RT_DOCKER[@]}") RUNF=(--runtime rtest) && pd_scenarios ;;
 	containerd) C_RUNF=(--runtime io.containerd.runc.v2 --runc-binary "$W") && c_scenarios ;;
-	*) fail engine-ready "unknown engine" ;;
+	*) if rt_is_plugin "$ENGINE"; then "$(rt_fn "$ENGINE" scenarios)"; else fail engine-ready "unknown engine"; fi ;;
 	esac
 done
 

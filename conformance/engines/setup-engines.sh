@@ -20,30 +20,16 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/engines-lib.sh"
+# the engines with a file of their own (engine-NAME.sh: NAME_install, ...)
+for e in $RTEST_PLUGIN_ENGINES; do . "$HERE/engine-$e.sh"; done
 
 ACTION=${1:-install}
 KEEP=0
 [ "${2:-}" = "--keep" ] && KEEP=1
 
 install_packages() {
-	local want=(podman containerd docker.io runc conmon catatonit tini
-		busybox-static umoci skopeo util-linux iproute2 procps python3)
-	local missing=() p
-	for p in "${want[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && { rt_log "packages already installed"; return 0; }
-	rt_log "installing: ${missing[*]}"
-	# policy-rc.d keeps the packages' init scripts from starting system daemons
-	local prc=/usr/sbin/policy-rc.d created_prc=0
-	if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' >$prc; chmod +x $prc; created_prc=1; fi
-	local apt=(apt-get -o DPkg::Lock::Timeout=300)
-	if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}"; then
-		"${apt[@]}" update
-		DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
-	fi
-	[ $created_prc = 1 ] && rm -f $prc
-	return 0
+	rt_apt_install podman containerd docker.io runc conmon catatonit tini \
+		busybox-static umoci skopeo util-linux iproute2 procps python3
 }
 
 # a placeholder wrapper so that the docker daemon's runtime path exists;
@@ -215,6 +201,10 @@ install)
 	rt_podman images --format 'podman     {{.Repository}}:{{.Tag}}' >&2
 	rt_ctr images ls -q | sed 's/^/containerd /' >&2
 	rt_docker images --format 'docker     {{.Repository}}:{{.Tag}}' >&2
+	for e in $RTEST_PLUGIN_ENGINES; do
+		rt_log "--- $e"
+		"$(rt_fn "$e" install)"
+	done
 	if [ $KEEP = 0 ]; then
 		# stop only what this run started
 		if [ $d_started = 1 ]; then rt_stop_dockerd; fi
@@ -232,6 +222,7 @@ clean)
 		remove_all_containers
 		rt_podman system reset -f >/dev/null 2>&1 || true
 		rt_stop_daemons
+		for e in $RTEST_PLUGIN_ENGINES; do "$(rt_fn "$e" finish)" || true; done
 		for p in $(rt_leftover_pids); do kill -KILL "$p" 2>/dev/null || true; done
 		# unmount anything (overlay, shm, netns) still mounted below the base dir
 		awk -v b="$RTEST_BASE" 'index($2, b) == 1 {print $2}' /proc/mounts | sort -r |
