@@ -8,7 +8,6 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceTyp
 use crate::error::MissingSpecError;
 use crate::namespaces::{NamespaceError, Namespaces};
 use crate::syscall::syscall::{Syscall, create_syscall};
-use crate::utils;
 // Wrap the uid/gid path function into a struct for dependency injection. This
 // allows us to mock the id mapping logic in unit tests by using a different
 // base path other than `/proc`.
@@ -161,9 +160,14 @@ impl UserNamespaceConfig {
                 err
             })?;
             let mut user_ns_config = UserNamespaceConfig::try_from(linux)?;
-            if let Some((uid_binary, gid_binary)) = lookup_map_binaries(linux)? {
-                user_ns_config.newuidmap = Some(uid_binary);
-                user_ns_config.newgidmap = Some(gid_binary);
+            // sifrun patch 0022: a privileged caller writes the maps itself, as runc does;
+            // newuidmap would check the caller's subuids, which root of a user namespace
+            // (rootless podman) does not have.
+            if !user_ns_config.privileged {
+                if let Some((uid_binary, gid_binary)) = lookup_map_binaries(linux)? {
+                    user_ns_config.newuidmap = Some(uid_binary);
+                    user_ns_config.newgidmap = Some(gid_binary);
+                }
             }
 
             Ok(Some(user_ns_config))
@@ -220,10 +224,21 @@ impl TryFrom<&Linux> for UserNamespaceConfig {
             uid_mappings: linux.uid_mappings().to_owned(),
             gid_mappings: linux.gid_mappings().to_owned(),
             user_namespace: user_namespace.cloned(),
-            privileged: !utils::rootless_required(&*syscall)?,
+            privileged: can_set_groups(&*syscall),
             id_mapper: UserNamespaceIDMapper::new(),
         })
     }
+}
+
+/// sifrun patch 0022: whether the caller may write any id map of a new user namespace
+/// and leave setgroups allowed: uid 0 with CAP_SETGID in its own user namespace (runc's
+/// rule for its SetgroupAttr). That holds for root of the user namespace rootless podman
+/// runs the runtime in, where `rootless_required` is true: the map may name any id mapped
+/// in that namespace, and supplementary groups work, as with runc.
+fn can_set_groups(syscall: &dyn Syscall) -> bool {
+    syscall.get_euid().is_root()
+        && caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETGID)
+            .unwrap_or(false)
 }
 
 pub fn unprivileged_user_ns_enabled() -> Result<bool> {
@@ -287,7 +302,7 @@ fn validate_spec_for_new_user_ns(
         .as_ref()
         .and_then(|process| process.user().additional_gids().as_ref())
     {
-        let privileged = !utils::rootless_required(syscall)?;
+        let privileged = can_set_groups(syscall);
 
         match (privileged, additional_gids.is_empty()) {
             (true, false) => {
@@ -408,19 +423,20 @@ fn write_id_mapping(
 ) -> std::result::Result<(), MappingError> {
     tracing::debug!("Write ID mapping: {:?}", mappings);
 
-    match mappings.len() {
-        0 => return Err(MappingError::NoIDMapping),
-        1 => {
-            let mapping = mappings
-                .first()
-                .and_then(|m| format!("{} {} {}", m.container_id(), m.host_id(), m.size()).into())
-                .unwrap();
+    match (mappings.len(), map_binary) {
+        (0, _) => return Err(MappingError::NoIDMapping),
+        // sifrun patch 0022: a privileged caller writes all lines at once
+        (1, _) | (_, None) => {
+            let mapping: String = mappings
+                .iter()
+                .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+                .collect();
             std::fs::write(map_file, &mapping).map_err(|err| {
                 tracing::error!(?err, ?map_file, ?mapping, "failed to write uid/gid mapping");
                 MappingError::WriteIDMapping(err)
             })?;
         }
-        _ => {
+        (_, Some(map_binary)) => {
             let args: Vec<String> = mappings
                 .iter()
                 .flat_map(|m| {
@@ -432,10 +448,7 @@ fn write_id_mapping(
                 })
                 .collect();
 
-            // we can be certain here that map_binary will not be None,
-            // as in the lookup_map_binaries function, we return error
-            // if there are mappings.len() > 1 and binaries are not present
-            Command::new(map_binary.unwrap())
+            Command::new(map_binary)
                 .arg(pid.to_string())
                 .args(args)
                 .output()
