@@ -2,11 +2,16 @@
 //! `$XDG_RUNTIME_DIR/sifrun` for other users (as runc does with `/run/runc`). Root of
 //! a user namespace (rootless podman's) counts as another user unless `USER=root`,
 //! as in runc's `shouldHonorXDGRuntimeDir`.
+//!
+//! A user other than root refuses a state root that another uid owns: a root in a
+//! shared directory (Slurm's `--root=/tmp/sifrun-slurm-%u`) could have been made
+//! beforehand by someone else, who could then plant state (pids, paths) for this
+//! user's `kill` and `delete` to act on. Root may be handed anyone's root on purpose.
 
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 pub fn determine(flag: Option<&Path>) -> Result<PathBuf> {
     let root = match flag {
@@ -16,7 +21,25 @@ pub fn determine(flag: Option<&Path>) -> Result<PathBuf> {
             .join(p),
         None => default_root(),
     };
+    check_owner(&root)?;
     Ok(root)
+}
+
+/// For users other than root: an existing state root must be their own.
+fn check_owner(root: &Path) -> Result<()> {
+    let me = nix::unistd::geteuid();
+    if me.is_root() {
+        return Ok(());
+    }
+    match std::fs::metadata(root) {
+        Ok(m) if m.uid() != me.as_raw() => bail!(
+            "state root {} belongs to uid {}, not to you (uid {}): refusing to use it",
+            root.display(),
+            m.uid(),
+            me
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn default_root() -> PathBuf {
@@ -51,7 +74,9 @@ pub fn ensure(root: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(root)
-        .with_context(|| format!("failed to create state root {}", root.display()))
+        .with_context(|| format!("failed to create state root {}", root.display()))?;
+    // someone else may have made it between `determine` and here
+    check_owner(root)
 }
 
 #[cfg(test)]

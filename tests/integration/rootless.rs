@@ -227,3 +227,43 @@ fn rootless_busybox_lifecycle() {
     let cgs = settle(Duration::from_secs(5), || cgroup_dirs(&tag));
     assert!(cgs.is_empty(), "{cgs:?}");
 }
+
+/// A state root that someone else made (a shared /tmp path, as in the Slurm oci.conf)
+/// is refused by a user, with one line, before anything reads it or adds to it.
+#[test]
+fn rootless_refuses_a_state_root_owned_by_someone_else() {
+    if !require_root() {
+        return;
+    }
+    let (uid, gid) = test_user();
+    let home = user_home(uid, gid);
+    let h = &home.path;
+    // made by root, writable by all: what another user could have prepared
+    let planted = TmpDir::new("sifrun-planted-root");
+    std::fs::set_permissions(
+        &planted.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let r = planted.path.to_str().unwrap();
+    let id = unique_id("planted");
+    for args in [
+        vec!["--root", r, "list"],
+        vec!["--root", r, "state", &id],
+        vec!["--root", r, "delete", "--force", &id],
+        vec!["--root", r, "run", "--bundle", "/nonexistent", &id],
+    ] {
+        let o = as_user(uid, gid, h, &args);
+        assert!(!o.status.success(), "{args:?} accepted a planted root");
+        let err = stderr(&o);
+        assert!(
+            err.contains("belongs to uid 0, not to you") && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&planted.path).unwrap().count(), 0);
+    // the user's own root still works
+    let own = h.join("state");
+    let o = as_user(uid, gid, h, &["--root", own.to_str().unwrap(), "list"]);
+    assert_ok(&o, "list in the user's own root");
+}
