@@ -8,6 +8,7 @@
 # are delegated on this cgroup v1 host, so podman sends no resources; the network is
 # "none" (slirp4netns needs /dev/net/tun, which is 0600 here).
 RP_DIR=$RTEST_BASE/rootless-podman
+LASTCMD=${LASTCMD:-}
 
 rootless_podman_install() {
 	rt_apt_install podman uidmap slirp4netns fuse-overlayfs catatonit conmon || return
@@ -72,7 +73,7 @@ rootless_podman_ready() {
 	[ -f "$RP_DIR/containers.conf" ] || { RC=1 OUT= ERR=; _why "not set up: run setup-engines.sh install"; return 1; }
 	rp_cmd || { RC=1; _why "no user $RTEST_USER"; return 1; }
 	# the wrapper logs as the user
-	chown -R "$RTEST_USER:" "$RTEST_LOGDIR/$ENGINE"
+	touch "$RTEST_LOGDIR/$ENGINE/argv.log" && chown -R "$RTEST_USER:" "$RTEST_LOGDIR/$ENGINE"
 	E=("${RP_PODMAN[@]}" --runtime "$W") RUNF=()
 	x "${E[@]}" info --format '{{.Host.Security.Rootless}} {{.Store.GraphDriverName}}' && want 0 '^true overlay$' &&
 		x "${E[@]}" image exists "$IMG:latest" && want 0 && x "${E[@]}" image exists "$IMG:user" && want 0
