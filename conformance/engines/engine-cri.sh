@@ -143,7 +143,7 @@ cri_stop() {
 	rm -f "$CRI_DIR/containerd.pid"
 	local p cmd kids
 	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		case $cmd in
 		*containerd-shim*"$CRI_SOCK"*)
 			kids=$(grep -l "^PPid:[[:space:]]*${p#/proc/}$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3)
@@ -280,7 +280,7 @@ cri_sc_pod() {
 		check "sandbox pid $pid: netns $(readlink /proc/"$pid"/ns/net) is not the host's" test "$(readlink /proc/"$pid"/ns/net)" = "$(host_netns)" &&
 		check "sandbox pid $pid: memory cgroup $(grep memory /proc/"$pid"/cgroup) not under the cgroup_parent" \
 			grep -q ":memory:$CRI_CGROUP_PARENT/pod/$POD$" "/proc/$pid/cgroup" &&
-		check "sandbox process is not the pause entrypoint: $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)" grep -q 'trap' "/proc/$pid/cmdline" &&
+		check "sandbox process is not the pause entrypoint: $(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline)" grep -q 'trap' "/proc/$pid/cmdline" &&
 		check "runtime create of the sandbox not in argv.log" cri_argv_has " create --bundle [^ ]+ --pid-file [^ ]+ $POD$" &&
 		check "runtime start of the sandbox not in argv.log" cri_argv_has " start $POD$" &&
 		cri pods && want 0 "^$POD	SANDBOX_READY	rtest/pod	$CRI_HANDLER$"
@@ -384,6 +384,23 @@ cri_sc_remove() {
 		check "mounts left for the pod: $(grep -E "$POD|$c1|$CID" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')" \
 			eval '! grep -Eq "$POD|$c1|$CID" /proc/mounts'
 }
+# a container that joins the pod's PID namespace is not its pid 1, and its pid there
+# (set with ns_last_pid) is one that no host process has: the runtime must not look
+# that pid up in the host's /proc (libcontainer did, to find the cgroups to mount)
+cri_sc_pidns_join() {
+	local spid n i pid
+	cri_runp pj && spid=$(cri_pjq "$POD" .info.info.pid) || return
+	for i in $(seq 20000 97 32000); do [ -e "/proc/$((i + 1))" ] || { n=$i; break; }; done
+	check "no pid without a host process found" test -n "$n" &&
+		x nsenter -t "$spid" -p -- sh -c "echo $n >/proc/sys/kernel/ns_last_pid" && want 0 &&
+		cri_run_ctr "$POD" pj c1 '{}' sh -c "$CRI_LOOP" &&
+		check "state $(cri_state "$CID"), wanted CONTAINER_RUNNING" cri_wait_state "$CID" CONTAINER_RUNNING &&
+		pid=$(cri_jq "$CID" .info.info.pid) &&
+		check "container pid in the pod's PID namespace: $(grep NSpid /proc/"$pid"/status), wanted $((n + 1))" \
+			grep -qE "^NSpid:.*[[:space:]]$((n + 1))\$" "/proc/$pid/status" &&
+		cri exec-sync "$CID" -- sh -c 'grep -qx "$$" /sys/fs/cgroup/pids/cgroup.procs && echo own-cgroup; cat /proc/1/cmdline | tr "\0" " "' &&
+		want 0 '^own-cgroup$' 'trap .exit 0.'
+}
 # every pod and container of the run went through the runtime under test
 cri_sc_runtime_used() {
 	# a pod of its own, so that the check has something to look at with RTEST_ONLY too
@@ -431,6 +448,7 @@ cri_scenarios() {
 	sc stop-sigterm-trap cri_sc_stop_term
 	sc stop-timeout-sigkill cri_sc_stop_kill
 	sc read-only-rootfs cri_sc_read_only
+	sc pod-pid-ns-join cri_sc_pidns_join
 	sc remove-container-pod cri_sc_remove
 	sc runtime-under-test-used cri_sc_runtime_used
 	sc runtime-state-cleaned cri_sc_state_cleaned
