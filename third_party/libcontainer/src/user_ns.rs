@@ -160,7 +160,7 @@ impl UserNamespaceConfig {
                 err
             })?;
             let mut user_ns_config = UserNamespaceConfig::try_from(linux)?;
-            // sifrun patch 0022: a privileged caller writes the maps itself, as runc does;
+            // sifrun patch 0023: a privileged caller writes the maps itself, as runc does;
             // newuidmap would check the caller's subuids, which root of a user namespace
             // (rootless podman) does not have.
             if !user_ns_config.privileged {
@@ -230,7 +230,7 @@ impl TryFrom<&Linux> for UserNamespaceConfig {
     }
 }
 
-/// sifrun patch 0022: whether the caller may write any id map of a new user namespace
+/// sifrun patch 0023: whether the caller may write any id map of a new user namespace
 /// and leave setgroups allowed: uid 0 with CAP_SETGID in its own user namespace (runc's
 /// rule for its SetgroupAttr). That holds for root of the user namespace rootless podman
 /// runs the runtime in, where `rootless_required` is true: the map may name any id mapped
@@ -425,7 +425,7 @@ fn write_id_mapping(
 
     match (mappings.len(), map_binary) {
         (0, _) => return Err(MappingError::NoIDMapping),
-        // sifrun patch 0022: a privileged caller writes all lines at once
+        // sifrun patch 0023: a privileged caller writes all lines at once
         (1, _) | (_, None) => {
             let mapping: String = mappings
                 .iter()

@@ -303,7 +303,11 @@ impl Mount {
         // get process cgroups
         let ppid = std::os::unix::process::parent_id();
         // The non-zero ppid means that the PID Namespace is not separated.
-        let ppid = if ppid == 0 { std::process::id() } else { ppid };
+        // sifrun patch 0022: a zero ppid means our parent is outside our PID namespace,
+        // a new one (we are its pid 1) or one we joined (a pod's, where we are some N > 1).
+        // /proc is still the runtime's here: look up its pid 1, not our N, which names
+        // another process there or none ("File not found: /proc/N").
+        let ppid = if ppid == 0 { 1 } else { ppid };
         let root_cgroups = Process::new(ppid as i32)?.cgroups()?.0;
         let process_cgroups: HashMap<String, String> =
             ProcessCGroups::from_read(ProcfsHandle::new()?.open(
