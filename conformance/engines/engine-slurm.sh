@@ -317,7 +317,8 @@ sl_runtime_used() {
 slurm_scenarios() {
 	if [ -z "$ONLY" ] || grep -Eq -- "$ONLY" <<<time-limit; then
 		STEP=0 MSG=
-		sl_time_limit_submit || fail time-limit "$MSG"
+		# a job that did not start is the scenario's one FAIL
+		sl_time_limit_submit || { fail time-limit "$MSG"; SL_TL_JOB=; slurm_cleanup; }
 	fi
 	local k
 	for k in "" -fakeroot; do

@@ -132,8 +132,11 @@ fn is_executable(path: &Path) -> std::result::Result<bool, std::io::Error> {
     let permissions = metadata.permissions();
     // we have to check if the path is file and the execute bit
     // is set. In case of directories, the execute bit is also set,
-    // so have to check if this is a file or not
-    Ok(metadata.is_file() && permissions.mode() & 0o001 != 0)
+    // so have to check if this is a file or not.
+    // sifrun patch 0024: any execute bit, as runc's exec.LookPath checks: whether this
+    // process may run it is execve's to decide (owner/group bits, CAP_DAC_OVERRIDE).
+    // Only the bit for others refused Slurm's 0700 batch script owned by the job's user.
+    Ok(metadata.is_file() && permissions.mode() & 0o111 != 0)
 }
 
 #[cfg(test)]
@@ -181,6 +184,12 @@ mod tests {
         assert!(is_executable(&executable_path).unwrap());
         assert!(!is_executable(&non_executable_path).unwrap());
         assert!(!is_executable(directory_path).unwrap());
+        // sifrun patch 0024: an owner-only executable is one
+        use std::os::unix::fs::PermissionsExt;
+        let owner_only = directory_path.join("owner_only");
+        std::fs::File::create(&owner_only).unwrap();
+        std::fs::set_permissions(&owner_only, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(is_executable(&owner_only).unwrap());
     }
 
     #[test]
