@@ -17,7 +17,8 @@
 #   4. cargo clippy --workspace --all-targets -- -D warnings
 #   5. cargo test --release --workspace          (tests need root and run for real)
 #   6. conformance suite: runc vs target/x86_64-unknown-linux-gnu/release/sifrun, compared
-#   7. engine scenarios (podman, containerd, docker): runc vs sifrun, compared
+#   7. engine scenarios (podman, containerd, docker, rootless podman, containerd's CRI,
+#      Slurm): runc vs sifrun, compared
 #      (conformance/engines/run-engines.sh + compare.sh)
 #   8. leak check: no new mounts under /tmp or /run/sifrun, no new loop devices
 # Every step runs even if an earlier one failed (except when the build fails); the

@@ -205,6 +205,7 @@ cri_cleanup() {
 cri_finish() {
 	[ "$CRI_STARTED" = 1 ] || [ "${ACTION:-}" = clean ] || return 0
 	[ -x "$CRI_CLIENT" ] && cri_cleanup
+	[ "${RTEST_KEEP_DAEMONS:-0}" = 1 ] && [ "${ACTION:-}" != clean ] && return 0
 	cri_stop
 }
 

@@ -140,13 +140,7 @@ rp_state_cleaned() {
 }
 
 rootless_podman_scenarios() {
-	sc run-echo pd_run_echo
-	sc exit-code pd_exit_code
-	sc image-config pd_image_config
-	sc image-user pd_image_user
-	sc cli-env-workdir-user pd_cli_overrides
-	sc stdin-pipe pd_stdin
-	sc stdout-stderr pd_stdout_stderr
+	pd_basic_scenarios
 	sc tty pd_tty
 	sc create-start pd_create_start
 	sc detach-exec-stop-rm pd_detach_exec
@@ -171,5 +165,5 @@ rootless_podman_cleanup() {
 }
 rootless_podman_finish() {
 	rootless_podman_cleanup
-	rp_stop_pause
+	[ "${RTEST_KEEP_DAEMONS:-0}" = 1 ] && [ "${ACTION:-}" != clean ] || rp_stop_pause
 }

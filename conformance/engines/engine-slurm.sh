@@ -359,8 +359,9 @@ slurm_finish() {
 			[ -e "$b" ] && "${RT_AS_USER[@]}" "$SL_SIFRUN" umount "$b" >/dev/null 2>&1
 		done
 	fi
+	rmdir "$(sl_state_root)" 2>/dev/null
 	# stop only what slurm_ready started (setup-engines.sh clean: whatever runs)
-	if [ "$SL_STARTED" = 1 ] || [ "${ACTION:-}" = clean ]; then
+	if [ "$SL_STARTED" = 1 ] && [ "${RTEST_KEEP_DAEMONS:-0}" != 1 ] || [ "${ACTION:-}" = clean ]; then
 		sl_stop slurmd
 		sl_stop slurmctld
 		sl_stop munged

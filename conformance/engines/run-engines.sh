@@ -42,7 +42,8 @@ W=$RTEST_WRAPPER
 
 # engines beyond the built-in three: engine-NAME.sh defines NAME_install (used by
 # setup-engines.sh), NAME_ready, NAME_scenarios, NAME_cleanup (remove the suite's
-# containers) and NAME_finish (stop what NAME_ready started); '-' in NAME becomes '_'
+# containers) and NAME_finish (undo NAME_ready; its daemons stay with RTEST_KEEP_DAEMONS=1);
+# '-' in NAME becomes '_'
 for e in $ENGINES; do
 	rt_is_plugin "$e" && . "$HERE/engine-$e.sh"
 done
@@ -520,7 +521,8 @@ cleanup_containers() {
 	return 0
 }
 
-pd_scenarios() {
+# the first scenarios of every podman-like engine (rootless podman's too)
+pd_basic_scenarios() {
 	sc run-echo pd_run_echo
 	sc exit-code pd_exit_code
 	sc image-config pd_image_config
@@ -528,6 +530,9 @@ pd_scenarios() {
 	sc cli-env-workdir-user pd_cli_overrides
 	sc stdin-pipe pd_stdin
 	sc stdout-stderr pd_stdout_stderr
+}
+pd_scenarios() {
+	pd_basic_scenarios
 	sc big-output pd_big_output
 	sc tty pd_tty
 	sc create-start pd_create_start
@@ -766,11 +771,13 @@ finish() {
 	if [ "${RTEST_KEEP_DAEMONS:-0}" != 1 ]; then
 		if [ "$STARTED_DOCKERD" = 1 ]; then rt_stop_dockerd; fi
 		if [ "$STARTED_CTRD" = 1 ]; then rt_stop_containerd; fi
-		for e in $ENGINES; do
-			if rt_is_plugin "$e"; then "$(rt_fn "$e" finish)"; fi
-		done
 	fi
-	rm -rf "$T"
+	# always: they also undo what lives in $T (the Slurm suite's mounted bundles);
+	# each keeps its daemons when RTEST_KEEP_DAEMONS=1
+	for e in $ENGINES; do
+		if rt_is_plugin "$e"; then "$(rt_fn "$e" finish)"; fi
+	done
+	rm -rf --one-file-system "$T"
 }
 cleanup_all() {
 	local e
