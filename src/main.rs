@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             log.fatal(&err);
-            ExitCode::from(1)
+            ExitCode::from(sifrun::runtime::ctx::ExitWith::code_of(&err))
         }
     }
 }

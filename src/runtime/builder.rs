@@ -23,6 +23,27 @@ pub struct Launch<'a> {
     pub detach: bool,
 }
 
+/// `--pid-file` in a directory that does not exist fails before anything starts, as
+/// in runc (libcontainer would only warn once the process runs).
+pub fn check_pid_file(pid_file: Option<&PathBuf>) -> anyhow::Result<()> {
+    let Some(dir) = pid_file.and_then(|p| p.parent()) else {
+        return Ok(());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "cannot write pid file {}: no directory {}",
+            pid_file.map_or_else(Default::default, |p| p.display().to_string()),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn base(ctx: &Ctx, l: &Launch) -> Result<ContainerBuilder, LibcontainerError> {
     Ok(
         ContainerBuilder::new(l.id.to_string(), SyscallType::default())

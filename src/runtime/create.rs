@@ -31,6 +31,7 @@ pub(crate) fn from_bundle(
     prepared: Prepared,
     no_pivot: bool,
 ) -> Result<Container> {
+    builder::check_pid_file(launch.pid_file)?;
     let claim = CreateClaim::take(&ctx.root, launch.id)?;
     let spec = with_default_cgroups_path(prepared.spec, launch.id, ctx.systemd_cgroup);
     let built = builder::init(ctx, launch, bundle, spec, no_pivot);

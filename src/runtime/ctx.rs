@@ -30,6 +30,34 @@ pub fn exit_byte(code: i32) -> u8 {
     (code & 0xff) as u8
 }
 
+/// A failure that exits with `code` rather than 1 (runc's `exec` exits 255 whenever
+/// it could not run the process). It reads as the error it carries.
+#[derive(Debug)]
+pub struct ExitWith {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl ExitWith {
+    /// The code to exit with for `err`: its `ExitWith`'s, else 1.
+    pub fn code_of(err: &anyhow::Error) -> u8 {
+        err.downcast_ref::<ExitWith>().map_or(1, |e| e.code)
+    }
+}
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for ExitWith {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let inner: &(dyn std::error::Error + 'static) = self.error.as_ref();
+        inner.source()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,18 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process, Spec};
 
 use super::builder::{self, Tenant};
-use super::ctx::{exit_byte, Ctx};
+use super::ctx::{exit_byte, Ctx, ExitWith};
 use super::foreground::Foreground;
 use crate::state::container as state;
 
+/// Any failure exits 255, as runc's exec does (the process's own codes are 0-255 too,
+/// but engines read 255 with an error message as "exec failed").
 pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
+    exec_process(args, ctx).map_err(|error| ExitWith { code: 255, error }.into())
+}
+
+fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
+    builder::check_pid_file(args.pid_file.as_ref())?;
     let dir = state::path(&ctx.root, &args.container_id)?;
     if !dir.join("state.json").exists() {
         return Err(state::not_found(&args.container_id));

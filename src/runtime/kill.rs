@@ -46,7 +46,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             })
             .with_context(|| format!("unknown signal {s:?}"))?
     };
-    if !(1..=rtmax).contains(&num) {
+    // 0 is the null signal: runc sends it, so `kill ID 0` asks whether the init lives
+    if !(0..=rtmax).contains(&num) {
         bail!("unknown signal {s:?}");
     }
     Ok(num)
@@ -120,7 +121,8 @@ mod tests {
         ] {
             assert_eq!(parse_signal(s).unwrap(), n, "{s}");
         }
-        for bad in ["", "0", "65", "NOPE", "SIG", "RTMIN3", "-9"] {
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        for bad in ["", "65", "NOPE", "SIG", "RTMIN3", "-9"] {
             assert!(parse_signal(bad).is_err(), "{bad} accepted");
         }
     }

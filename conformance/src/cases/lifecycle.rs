@@ -49,6 +49,14 @@ pub fn cases() -> Vec<Case> {
             run: killed_externally,
         },
         Case {
+            name: "lifecycle/kill_null_signal_and_stopped",
+            run: kill_null_and_stopped,
+        },
+        Case {
+            name: "lifecycle/pid_file_dir_missing",
+            run: pid_file_dir_missing,
+        },
+        Case {
             name: "lifecycle/no_process",
             run: no_process,
         },
@@ -470,6 +478,56 @@ fn killed_externally(ctx: &mut Ctx) -> Result<()> {
     let d = ctx.rt.delete(&id);
     ctx.rep
         .check("delete succeeds afterwards", d.success(), d.diag());
+    Ok(())
+}
+
+/// runc: `kill ID 0` (the null signal) succeeds while the init lives; any kill of a
+/// stopped container fails with "container not running" (containerd reads that text).
+fn kill_null_and_stopped(ctx: &mut Ctx) -> Result<()> {
+    let b = sleeper(ctx, 30)?;
+    let id = ctx.id();
+    ctx.rt.create(&id, &b.dir, &CreateOpts::default());
+    ctx.rt.start(&id);
+    let k = ctx.rt.kill(&id, "0");
+    ctx.rep.check(
+        "kill ID 0 of a running container succeeds",
+        k.success(),
+        k.diag(),
+    );
+    ctx.rep.eq(
+        "the container still runs",
+        Some("running".to_string()),
+        ctx.rt.status(&id),
+    );
+    ctx.rt.kill(&id, "KILL");
+    let (ok, seen) = ctx.rt.wait_status(&id, "stopped", WAIT);
+    ctx.rep
+        .check("stopped after SIGKILL", ok, format!("{seen:?}"));
+    for sig in ["TERM", "0"] {
+        let k = ctx.rt.kill(&id, sig);
+        ctx.rep.check(
+            &format!("kill {sig} of a stopped container fails with \"container not running\""),
+            k.failed() && k.stderr.contains("container not running"),
+            k.diag(),
+        );
+    }
+    Ok(())
+}
+
+/// runc: create with `--pid-file` in a directory that does not exist fails and leaves
+/// no container.
+fn pid_file_dir_missing(ctx: &mut Ctx) -> Result<()> {
+    let b = sleeper(ctx, 30)?;
+    let id = ctx.id();
+    let pid = ctx.rt.scratch.join("no-such-dir/init.pid");
+    let opts = CreateOpts {
+        pid_file: Some(&pid),
+        ..Default::default()
+    };
+    let c = ctx.rt.create(&id, &b.dir, &opts);
+    ctx.rep.check("create fails", c.failed(), c.diag());
+    let s = ctx.rt.state(&id);
+    ctx.rep.check("no container is left", s.failed(), s.diag());
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! container IDs and cgroup paths and cleans all of them up afterwards.
 
 pub mod cgroups;
+pub mod exec;
 pub mod fds;
 pub mod hooks;
 pub mod lifecycle;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
     v.extend(security::cases());
     v.extend(fds::cases());
     v.extend(cgroups::cases());
+    v.extend(exec::cases());
     v
 }
 

@@ -63,7 +63,61 @@ pub fn cases() -> Vec<Case> {
             name: "process/env_replaces_runtime_env",
             run: env_clean,
         },
+        Case {
+            name: "process/home_and_duplicate_env",
+            run: home_env,
+        },
     ]
+}
+
+/// runc: HOME missing or empty comes from the process user's passwd entry in the
+/// container ("/" for a user without one); of duplicated variables the last wins.
+fn home_env(ctx: &mut Ctx) -> Result<()> {
+    for (what, uid, env, want) in [
+        ("no HOME, root", 0, vec!["PATH=/bin"], "/root|"),
+        (
+            "empty HOME, uid 10",
+            10,
+            vec!["PATH=/bin", "HOME="],
+            "/tmp|",
+        ),
+        (
+            "no HOME, uid without passwd entry",
+            4321,
+            vec!["PATH=/bin"],
+            "/|",
+        ),
+        (
+            "HOME twice, the last empty",
+            0,
+            vec!["PATH=/bin", "HOME=/first", "HOME="],
+            "/root|",
+        ),
+        (
+            "a variable twice",
+            0,
+            vec!["PATH=/bin", "HOME=/h", "DUP=first", "DUP=last"],
+            "/h|last",
+        ),
+    ] {
+        ctx.subcase(what);
+        let mut b = ctx.bundle()?;
+        b.shell("echo \"$HOME|$DUP\"; env | grep -c ^DUP=");
+        b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
+        b.config["process"]["env"] = json!(env);
+        b.write()?;
+        let id = ctx.id();
+        let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
+        ctx.rep.check("create succeeds", c.success(), c.diag());
+        ctx.rt.start(&id);
+        ctx.rt.wait_status(&id, "stopped", WAIT);
+        let out = std::fs::read_to_string(b.dir.join("create.out")).unwrap_or_default();
+        let mut lines = out.lines();
+        ctx.rep.eq("HOME|DUP", Some(want), lines.next());
+        let dups = if want.ends_with('|') { "0" } else { "1" };
+        ctx.rep.eq("DUP appears once", Some(dups), lines.next());
+    }
+    Ok(())
 }
 
 fn process(ctx: &mut Ctx) -> Result<()> {

@@ -16,6 +16,9 @@ pub enum MissingSpecError {
 pub enum LibcontainerError {
     #[error("failed operation due to incompatible container status: `{0}`")]
     IncorrectStatus(ContainerStatus),
+    /// sifrun patch 0026: an exec the container's status does not allow, in runc's words
+    #[error("{0}")]
+    ExecRefused(&'static str),
     #[error("container already exists")]
     Exist,
     #[error("container state directory does not exist")]

@@ -379,9 +379,17 @@ impl TenantContainerBuilder {
     fn load_container_state(&self, container_dir: PathBuf) -> Result<Container, LibcontainerError> {
         let container = Container::load(container_dir)?;
 
+        // sifrun patch 0026: runc's rules and words: a created container takes an exec
+        // (its init waits for start), a paused one only with --ignore-paused.
         match container.status() {
-            ContainerStatus::Running => Ok(container),
+            ContainerStatus::Running | ContainerStatus::Created => Ok(container),
             ContainerStatus::Paused if self.ignore_paused => Ok(container),
+            ContainerStatus::Paused => Err(LibcontainerError::ExecRefused(
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            )),
+            ContainerStatus::Stopped => Err(LibcontainerError::ExecRefused(
+                "cannot exec in a stopped container",
+            )),
             _ => {
                 tracing::error!(status = ?container.status(), "cannot exec: invalid container state");
                 Err(LibcontainerError::IncorrectStatus(container.status()))

@@ -1077,11 +1077,11 @@ fn verify_cwd() -> Result<()> {
 }
 
 /// Set the HOME environment variable if it is not already set or is empty.
+/// sifrun patch 0025: "/" for a user the container's passwd does not know, as runc.
 fn set_home_env_if_not_exists(envs: &mut HashMap<String, String>, uid: Uid) {
     if envs.get("HOME").is_none_or(|v| v.is_empty()) {
-        if let Some(dir_home) = utils::get_user_home(uid.into()) {
-            set_home_from_path(envs, &dir_home);
-        }
+        let dir_home = utils::get_user_home(uid.into()).unwrap_or_else(|| PathBuf::from("/"));
+        set_home_from_path(envs, &dir_home);
     }
 }
 
@@ -1454,10 +1454,18 @@ mod tests {
             .ok()
             .flatten()
             .and_then(|user| user.dir.to_str().map(|s| s.to_owned()))
-            .unwrap_or_default();
+            .unwrap_or_else(|| "/".to_owned());
 
         set_home_env_if_not_exists(&mut envs, test_uid);
         assert_eq!(envs.get("HOME"), Some(&expected));
+    }
+
+    #[test]
+    fn test_set_home_env_if_not_exists_unknown_user() {
+        // sifrun patch 0025: a uid without a passwd entry gets "/"
+        let mut envs = HashMap::new();
+        set_home_env_if_not_exists(&mut envs, Uid::from_raw(4_000_000_123));
+        assert_eq!(envs.get("HOME"), Some(&"/".to_string()));
     }
 
     #[test]
@@ -1482,7 +1490,7 @@ mod tests {
             .ok()
             .flatten()
             .and_then(|user| user.dir.to_str().map(|s| s.to_owned()))
-            .unwrap_or_default();
+            .unwrap_or_else(|| "/".to_owned());
 
         set_home_env_if_not_exists(&mut envs, test_uid);
         assert_eq!(envs.get("HOME"), Some(&expected));
