@@ -253,6 +253,12 @@ impl PtyProxy {
             termios::cfmakeraw(&mut raw);
             let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, &raw);
         }
+        // runc clears ONLCR on the container's pty: what the process writes arrives as
+        // written ("\n", not "\r\n"), which matters when our stdout is a pipe or file.
+        if let Ok(mut t) = termios::tcgetattr(&master) {
+            t.output_flags.remove(termios::OutputFlags::ONLCR);
+            let _ = termios::tcsetattr(&master, termios::SetArg::TCSANOW, &t);
+        }
         PTY_MASTER.store(master.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
         resize_from_stdin(Pid::from_raw(0));
         let mut reader = File::from(master);

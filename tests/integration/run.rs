@@ -137,3 +137,31 @@ fn tmpcopyup_and_missing_cwd_are_handled_like_runc() {
     // The missing cwd was created in the rootfs, as runc does.
     assert!(b.rootfs().join("work/dir").is_dir());
 }
+
+/// `process.terminal` with stdin a terminal and stdout a pipe: the output arrives as
+/// the process wrote it ("\n", not "\r\n"), because the runtime clears ONLCR on the
+/// container's pty, as runc does.
+#[test]
+fn run_with_a_terminal_keeps_newlines_when_stdout_is_a_pipe() {
+    use std::os::fd::OwnedFd;
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique_id("runtty");
+    rt.track(&id);
+    let b = Bundle::new(&["sh", "-c", "echo line1; echo line2; [ -t 1 ] && echo on-a-tty"]);
+    b.edit(|c| c["process"]["terminal"] = true.into());
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave: OwnedFd = pty.slave;
+    let mut c = rt.cmd(["run", "--bundle"]);
+    c.arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::from(slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let o = output_with_timeout(c, Duration::from_secs(30));
+    drop(pty.master);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "line1\nline2\non-a-tty\n");
+}
