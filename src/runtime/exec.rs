@@ -25,12 +25,12 @@ fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
         return Err(state::not_found(&args.container_id));
     }
     let generated = match &args.process {
-        Some(_) => None,
+        Some(p) => GeneratedProcess::completed(&dir, p)?,
         None => Some(GeneratedProcess::write(&dir, &args)?),
     };
-    let process_path: PathBuf = match (&args.process, &generated) {
-        (Some(p), _) => p.clone(),
-        (None, Some(g)) => g.path.clone(),
+    let process_path: PathBuf = match (&generated, &args.process) {
+        (Some(g), _) => g.path.clone(),
+        (None, Some(p)) => p.clone(),
         (None, None) => unreachable!(),
     };
     let terminal = read_process(&process_path)?.terminal().unwrap_or(false);
@@ -75,6 +75,30 @@ struct GeneratedProcess {
 }
 
 impl GeneratedProcess {
+    /// `--process FILE` as runc reads it: `user` may be left out (uid 0, gid 0).
+    /// A copy with it is written when it is missing; `None` when FILE is complete.
+    fn completed(dir: &Path, file: &Path) -> Result<Option<Self>> {
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("cannot read process file {}", file.display()))?;
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("invalid process file {}", file.display()))?;
+        let Some(obj) = v.as_object_mut() else {
+            bail!("invalid process file {}: not a JSON object", file.display());
+        };
+        if obj.contains_key("user") {
+            return Ok(None);
+        }
+        obj.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
+        Self::save(dir, &v).map(Some)
+    }
+
+    fn save(dir: &Path, process: &impl serde::Serialize) -> Result<Self> {
+        let path = dir.join(format!(".exec-{}.json", std::process::id()));
+        std::fs::write(&path, serde_json::to_vec(process)?)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        Ok(Self { path })
+    }
+
     fn write(dir: &Path, args: &liboci_cli::Exec) -> Result<Self> {
         if args.command.is_empty() {
             bail!("exec needs a command (or --process FILE)");
@@ -127,10 +151,7 @@ impl GeneratedProcess {
         if !args.cap.is_empty() {
             add_capabilities(&mut process, &args.cap)?;
         }
-        let path = dir.join(format!(".exec-{}.json", std::process::id()));
-        std::fs::write(&path, serde_json::to_vec(&process)?)
-            .with_context(|| format!("failed to write {}", path.display()))?;
-        Ok(Self { path })
+        Self::save(dir, &process)
     }
 }
 
@@ -140,7 +161,7 @@ impl Drop for GeneratedProcess {
     }
 }
 
-/// `--cap NAME` adds to every set, as runc does.
+/// `--cap NAME` adds to the bounding, effective and permitted sets, as runc does.
 fn add_capabilities(process: &mut Process, caps: &[String]) -> Result<()> {
     let mut parsed = Vec::new();
     for c in caps {
@@ -164,8 +185,11 @@ fn add_capabilities(process: &mut Process, caps: &[String]) -> Result<()> {
     set.set_bounding(add(set.bounding().clone()));
     set.set_effective(add(set.effective().clone()));
     set.set_permitted(add(set.permitted().clone()));
-    set.set_inheritable(add(set.inheritable().clone()));
-    set.set_ambient(add(set.ambient().clone()));
+    // runc leaves the inheritable set alone, so ambient gets the capability only when
+    // the process has an inheritable set (else the kernel would refuse it).
+    if set.inheritable().is_some() {
+        set.set_ambient(add(set.ambient().clone()));
+    }
     process.set_capabilities(Some(set));
     Ok(())
 }

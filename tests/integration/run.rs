@@ -150,7 +150,11 @@ fn run_with_a_terminal_keeps_newlines_when_stdout_is_a_pipe() {
     let rt = Runtime::new();
     let id = unique_id("runtty");
     rt.track(&id);
-    let b = Bundle::new(&["sh", "-c", "echo line1; echo line2; [ -t 1 ] && echo on-a-tty"]);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo line1; echo line2; [ -t 1 ] && echo on-a-tty",
+    ]);
     b.edit(|c| c["process"]["terminal"] = true.into());
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let slave: OwnedFd = pty.slave;

@@ -20,7 +20,86 @@ pub fn cases() -> Vec<Case> {
             name: "exec/failures_exit_255",
             run: failures,
         },
+        Case {
+            name: "exec/process_file_without_user_and_env",
+            run: minimal_process,
+        },
+        Case {
+            name: "exec/user_and_cap_flags",
+            run: user_and_cap,
+        },
     ]
+}
+
+fn running_sleeper(ctx: &mut Ctx) -> Result<String> {
+    let id = created_sleeper(ctx)?;
+    let s = ctx.rt.start(&id);
+    ctx.rep.check("start succeeds", s.success(), s.diag());
+    Ok(id)
+}
+
+/// runc reads a process.json without `user` as uid 0/gid 0 and without `env` as an
+/// empty environment (HOME then from the container's passwd).
+fn minimal_process(ctx: &mut Ctx) -> Result<()> {
+    let id = running_sleeper(ctx)?;
+    let file = ctx.rt.scratch.join(format!("{id}-process.json"));
+    std::fs::write(
+        &file,
+        json!({"args": ["/bin/sh", "-c", "echo \"$(id -u):$(id -g) HOME=$HOME\""], "cwd": "/"})
+            .to_string(),
+    )?;
+    let f = file.to_string_lossy().into_owned();
+    let o = ctx.rt.run(&["exec", "--process", &f, &id]);
+    ctx.rep.check(
+        "exec --process of a minimal process.json succeeds",
+        o.success(),
+        o.diag(),
+    );
+    ctx.rep
+        .eq("uid, gid and HOME", "0:0 HOME=/root", o.stdout.trim());
+    let _ = std::fs::remove_file(&file);
+    Ok(())
+}
+
+/// `exec --user UID:GID`, and `--cap`: the capability lands in the bounding, effective
+/// and permitted sets; the inheritable set is left as it is, so it is not ambient.
+fn user_and_cap(ctx: &mut Ctx) -> Result<()> {
+    let id = running_sleeper(ctx)?;
+    let o = ctx
+        .rt
+        .run(&["exec", "--user", "10:10", &id, "sh", "-c", "id -u; id -g"]);
+    ctx.rep.eq("exec --user 10:10", "10\n10", o.stdout.trim());
+    let o = ctx.rt.run(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "cat",
+        "/proc/self/status",
+    ]);
+    let mask = |key: &str| {
+        o.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    let sys_admin = 1u64 << 21;
+    for set in ["CapBnd:", "CapEff:", "CapPrm:"] {
+        ctx.rep.check(
+            &format!("exec --cap CAP_SYS_ADMIN: in {set}"),
+            mask(set).is_some_and(|m| m & sys_admin != 0),
+            o.diag(),
+        );
+    }
+    // not inheritable, so not ambient either (the kernel keeps ambient within it)
+    for set in ["CapInh:", "CapAmb:"] {
+        ctx.rep.check(
+            &format!("exec --cap CAP_SYS_ADMIN: not in {set}"),
+            mask(set).is_some_and(|m| m & sys_admin == 0),
+            o.diag(),
+        );
+    }
+    Ok(())
 }
 
 /// A sleeping container, created (not started).

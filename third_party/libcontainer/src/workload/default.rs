@@ -56,14 +56,13 @@ impl Executor for DefaultExecutor {
 
         if let Some(args) = proc.args() {
             let envs: Vec<String> = proc.env().as_ref().unwrap_or(&vec![]).clone();
-            let path_vars: Vec<&String> = envs.iter().filter(|&e| e.starts_with("PATH=")).collect();
-            if path_vars.is_empty() {
-                tracing::error!("PATH environment variable is not set");
-                Err(ExecutorValidationError::ArgValidationError(
-                    "PATH environment variable is not set".into(),
-                ))?;
-            }
-            let path_var = path_vars[0].trim_start_matches("PATH=");
+            // sifrun patch 0027: no PATH is no search path, as in runc: a program named
+            // with a slash still runs (a process.json without env, for one).
+            let path_var = envs
+                .iter()
+                .rev()
+                .find_map(|e| e.strip_prefix("PATH="))
+                .unwrap_or("");
             match get_executable_path(&args[0], path_var) {
                 None => {
                     tracing::error!(
@@ -117,7 +116,8 @@ fn get_executable_path(name: &str, path_var: &str) -> Option<PathBuf> {
     if name.contains('/') && PathBuf::from(name).exists() {
         return Some(PathBuf::from(name));
     }
-    for path in path_var.split(':') {
+    // sifrun patch 0027: an empty PATH searches nowhere (Go's filepath.SplitList)
+    for path in path_var.split(':').filter(|_| !path_var.is_empty()) {
         let potential_path = PathBuf::from(path).join(name);
         if potential_path.exists() {
             return Some(potential_path);
@@ -168,6 +168,16 @@ mod tests {
         );
 
         assert_eq!(get_executable_path(non_existing_binary, path_value), None);
+    }
+
+    #[test]
+    fn test_get_executable_path_without_path_env() {
+        // sifrun patch 0027: no search path, but a path with a slash is found
+        assert_eq!(
+            get_executable_path("/bin/sh", ""),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        assert_eq!(get_executable_path("sh", ""), None);
     }
 
     #[test]
