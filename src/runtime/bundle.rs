@@ -74,8 +74,18 @@ pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
     if !real.is_dir() {
         bail!("rootfs {} is not a directory", real.display());
     }
-    if spec.linux().is_none() {
+    let Some(linux) = spec.linux() else {
         bail!("config.json has no \"linux\" section");
+    };
+    // runc's check: cgroup v2 files cannot be written on a v1 (or hybrid) host
+    let unified = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.unified().as_ref());
+    if unified.is_some_and(|u| !u.is_empty())
+        && !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    {
+        bail!("invalid configuration: cannot use linux.resources.unified on cgroup v1");
     }
     Ok(Prepared { rootfs: real, spec })
 }

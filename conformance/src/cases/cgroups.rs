@@ -57,6 +57,10 @@ pub fn cases() -> Vec<Case> {
             run: network,
         },
         Case {
+            name: "cgroups/unified_on_v1_refused",
+            run: unified_on_v1,
+        },
+        Case {
             name: "cgroups/unified_v2",
             run: unified,
         },
@@ -521,6 +525,21 @@ fn network(ctx: &mut Ctx) -> Result<()> {
         map.lines().any(|l| l == "lo 10"),
         map,
     );
+    Ok(())
+}
+
+/// runc: `linux.resources.unified` on a host with v1 controllers is a configuration
+/// error (nothing could apply it), not silently ignored.
+fn unified_on_v1(ctx: &mut Ctx) -> Result<()> {
+    if ctx.host.v1.is_empty() {
+        ctx.rep
+            .skip("unified on cgroup v1", "host has no cgroup v1 controllers");
+        return Ok(());
+    }
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["cgroupsPath"] = json!(ctx.cgpath());
+    b.config["linux"]["resources"]["unified"] = json!({"memory.max": "50593792"});
+    ctx.expect_create_fails(&b, "linux.resources.unified on cgroup v1: create fails")?;
     Ok(())
 }
 

@@ -32,6 +32,14 @@ pub fn cases() -> Vec<Case> {
             run: mounts,
         },
         Case {
+            name: "mounts/tmpfs_mode",
+            run: tmpfs_mode,
+        },
+        Case {
+            name: "mounts/dev_read_only",
+            run: dev_read_only,
+        },
+        Case {
             name: "mounts/options",
             run: mount_options,
         },
@@ -177,5 +185,71 @@ fn device_cgroup(ctx: &mut Ctx) -> Result<()> {
     b.checker_args(&["open-allow=/dev/conf-allowed-char"]);
     ctx.subcase("allow");
     ctx.run_checker(&b)?;
+    Ok(())
+}
+
+/// Runs `script` in a container of `b` and returns its stdout (create.out).
+fn output_of(ctx: &mut Ctx, b: &mut crate::bundle::Bundle, script: &str) -> Result<String> {
+    b.shell(script);
+    b.write()?;
+    let id = ctx.id();
+    let c = ctx
+        .rt
+        .create(&id, &b.dir, &crate::runtime::CreateOpts::default());
+    ctx.rep.check("create succeeds", c.success(), c.diag());
+    ctx.rt.start(&id);
+    ctx.rt.wait_status(&id, "stopped", super::WAIT);
+    Ok(std::fs::read_to_string(b.dir.join("create.out")).unwrap_or_default())
+}
+
+/// runc: a tmpfs without `mode=` keeps the mode of the directory it covers, a new one
+/// is 1777 (tmpfs' own default), and an explicit `mode=` on a new one is honoured.
+fn tmpfs_mode(ctx: &mut Ctx) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = ctx.bundle()?;
+    let existing = b.host("/tm-existing");
+    std::fs::create_dir(&existing)?;
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o750))?;
+    let m = b.config["mounts"].as_array_mut().unwrap();
+    for (dest, opts) in [
+        ("/tm-existing", json!(["nosuid"])),
+        ("/tm-new", json!(["nosuid"])),
+        ("/tm-explicit", json!(["nosuid", "mode=0701"])),
+    ] {
+        m.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+    }
+    let out = output_of(
+        ctx,
+        &mut b,
+        "stat -c '%n %a' /tm-existing /tm-new /tm-explicit",
+    )?;
+    for want in ["/tm-existing 750", "/tm-new 1777", "/tm-explicit 701"] {
+        ctx.rep.check(
+            &format!("tmpfs mode: {want}"),
+            out.lines().any(|l| l == want),
+            &out,
+        );
+    }
+    Ok(())
+}
+
+/// A /dev mount with `ro` is read-only in the container, with its devices made.
+fn dev_read_only(ctx: &mut Ctx) -> Result<()> {
+    let mut b = ctx.bundle()?;
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    let out = output_of(
+        ctx,
+        &mut b,
+        "awk '$2 == \"/dev\" {print $4}' /proc/mounts | cut -d, -f1; [ -c /dev/null ] && echo has-null",
+    )?;
+    ctx.rep.eq(
+        "/dev is read-only, /dev/null exists",
+        vec!["ro", "has-null"],
+        out.lines().collect::<Vec<_>>(),
+    );
     Ok(())
 }

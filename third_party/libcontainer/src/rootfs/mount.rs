@@ -694,6 +694,17 @@ impl Mount {
 
             src
         } else {
+            // sifrun patch 0028: a tmpfs without mode= takes the mode of the directory it
+            // covers (runc's "mode inherit"); an explicit mode= comes later and wins.
+            if typ == Some("tmpfs") {
+                let existing = root
+                    .resolve(container_dest)
+                    .ok()
+                    .and_then(|h| std::fs::File::from(OwnedFd::from(h)).metadata().ok());
+                if let Some(meta) = existing.filter(|m| m.is_dir()) {
+                    data_options.insert(0, format!("mode={:04o}", meta.mode() & 0o7777));
+                }
+            }
             // sifrun patch 0018
             super::utils::mkdir_all_in_root(&root, container_dest, dir_perm.mode())?;
             PathBuf::from(source)

@@ -135,7 +135,33 @@ impl RootFS {
                     .map_err(super::mount::MountError::from)?;
             }
         }
+
+        // sifrun patch 0028: /dev is mounted read-write so that its devices and links
+        // can be made; a read-only /dev is remounted so now, as runc does.
+        self.remount_dev_readonly(spec, rootfs)?;
         Ok(())
+    }
+
+    fn remount_dev_readonly(&self, spec: &Spec, rootfs: &Path) -> Result<()> {
+        let Some(dev) = spec.mounts().iter().flatten().find(|m| {
+            m.destination() == Path::new("/dev")
+                && m.options().iter().flatten().any(|o| o == "ro")
+        }) else {
+            return Ok(());
+        };
+        let flags = super::utils::parse_mount(dev)?.flags;
+        self.syscall
+            .mount(
+                None,
+                &rootfs.join("dev"),
+                None,
+                flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None,
+            )
+            .map_err(|err| {
+                tracing::error!(?err, "failed to remount /dev read-only");
+                err.into()
+            })
     }
 
     /// Change propagation type of rootfs as specified in spec.
