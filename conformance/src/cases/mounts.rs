@@ -40,6 +40,10 @@ pub fn cases() -> Vec<Case> {
             run: dev_read_only,
         },
         Case {
+            name: "mounts/dest_through_dangling_symlink",
+            run: dangling_dest,
+        },
+        Case {
             name: "mounts/options",
             run: mount_options,
         },
@@ -251,5 +255,50 @@ fn dev_read_only(ctx: &mut Ctx) -> Result<()> {
         vec!["ro", "has-null"],
         out.lines().collect::<Vec<_>>(),
     );
+    Ok(())
+}
+
+/// Destinations through dangling symlinks (a component, relative or absolute, or the
+/// last one) are resolved inside the rootfs and made there, never on the host.
+fn dangling_dest(ctx: &mut Ctx) -> Result<()> {
+    let mut b = ctx.bundle()?;
+    let tag = format!("conformance-dangling-{}", std::process::id());
+    let abs = format!("/{tag}-abs");
+    let last = format!("/{tag}-last");
+    std::os::unix::fs::symlink(&abs, b.host("/dang-abs"))?;
+    std::os::unix::fs::symlink("nested/target", b.host("/dang-rel"))?;
+    std::os::unix::fs::symlink(&last, b.host("/dang-last"))?;
+    let m = b.config["mounts"].as_array_mut().unwrap();
+    for dest in ["/dang-abs/x", "/dang-rel/y", "/dang-last"] {
+        m.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}));
+    }
+    let out = output_of(
+        ctx,
+        &mut b,
+        "awk '$3 == \"tmpfs\" {print $2}' /proc/mounts | grep -E 'dangling|nested' | sort",
+    )?;
+    let mut want = vec![
+        format!("{abs}/x"),
+        format!("{last}"),
+        "/nested/target/y".to_string(),
+    ];
+    want.sort();
+    ctx.rep.eq(
+        "tmpfs mounted where the symlinks point, inside the rootfs",
+        want,
+        out.lines().map(str::to_string).collect::<Vec<_>>(),
+    );
+    for p in [&abs, &last, &"/nested".to_string()] {
+        ctx.rep.check(
+            &format!("nothing made on the host at {p}"),
+            !std::path::Path::new(p).exists(),
+            "",
+        );
+        ctx.rep.check(
+            &format!("{p} made inside the rootfs"),
+            b.host(p).exists(),
+            "",
+        );
+    }
     Ok(())
 }

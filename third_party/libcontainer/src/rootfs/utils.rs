@@ -246,6 +246,19 @@ pub fn mkdir_all_in_root(
 }
 
 fn mkdir_all_fast(root: BorrowedFd, path: &Path, mode: u32) -> nix::Result<()> {
+    mkdir_all_fast_at_depth(root, path, mode, 0)
+}
+
+/// sifrun patch 0029: how many dangling symlinks one path may go through (Linux's
+/// MAXSYMLINKS).
+const MAX_SYMLINKS: usize = 40;
+
+fn mkdir_all_fast_at_depth(
+    root: BorrowedFd,
+    path: &Path,
+    mode: u32,
+    links: usize,
+) -> nix::Result<()> {
     use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
     let mut parts: Vec<&OsStr> = Vec::new();
     for c in path.components() {
@@ -274,6 +287,9 @@ fn mkdir_all_fast(root: BorrowedFd, path: &Path, mode: u32) -> nix::Result<()> {
         match open(root.as_raw_fd(), &prefix, in_root) {
             Ok(fd) => break fd,
             Err(Errno::ENOENT) if existing > 0 => existing -= 1,
+            // sifrun patch 0029: the prefix ends in a symlink (O_NOFOLLOW) or goes through
+            // a file: look shorter; the loop below follows a symlink or fails on a file.
+            Err(Errno::ENOTDIR | Errno::ELOOP) if existing > 0 => existing -= 1,
             Err(e) => return Err(e),
         }
     };
@@ -281,13 +297,32 @@ fn mkdir_all_fast(root: BorrowedFd, path: &Path, mode: u32) -> nix::Result<()> {
         | ResolveFlag::RESOLVE_NO_SYMLINKS
         | ResolveFlag::RESOLVE_NO_MAGICLINKS
         | ResolveFlag::RESOLVE_NO_XDEV;
-    for name in &parts[existing..] {
+    for (i, name) in parts.iter().enumerate().skip(existing) {
         match nix::sys::stat::mkdirat(
             Some(dir.as_raw_fd()),
             *name,
             nix::sys::stat::Mode::from_bits_truncate(mode),
         ) {
-            Ok(()) | Err(Errno::EEXIST) => {}
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                // sifrun patch 0029: a dangling symlink is followed inside the root, as
+                // runc's MkdirAllInRoot does: the directories are made where it points
+                // (in the container), never on the host.
+                if let Ok(target) = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), *name) {
+                    if links >= MAX_SYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = Path::new(&target);
+                    let mut next: PathBuf = if target.is_absolute() {
+                        PathBuf::new()
+                    } else {
+                        parts[..i].iter().collect()
+                    };
+                    next.push(target);
+                    next.extend(&parts[i + 1..]);
+                    return mkdir_all_fast_at_depth(root, &next, mode, links + 1);
+                }
+            }
             Err(e) => return Err(e),
         }
         // A symlink or anything but a directory raced in fails here (and pathrs
