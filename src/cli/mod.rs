@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use sifrun::image::{self, sif};
-use sifrun::runtime::{kill, restore};
+use sifrun::runtime::{kill, restore, update};
 
 pub mod oci;
 
@@ -68,7 +68,7 @@ pub enum Command {
     /// Print container events and resource statistics
     Events(liboci_cli::Events),
     /// Update the resource limits of a container
-    Update(liboci_cli::Update),
+    Update(update::Update),
     /// Write a default config.json (runc's) into the bundle
     Spec(liboci_cli::Spec),
     /// Print the runtime-spec features document
