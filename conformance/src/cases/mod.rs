@@ -9,6 +9,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod security;
+pub mod update_events;
 
 use crate::bundle::{Bundle, Template};
 use crate::host::Host;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
     v.extend(security::cases());
     v.extend(fds::cases());
     v.extend(cgroups::cases());
+    v.extend(update_events::cases());
     v
 }
 
