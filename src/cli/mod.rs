@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use sifrun::image::{self, sif};
-use sifrun::runtime::{kill, restore};
+use sifrun::runtime::{events, kill, restore, update};
 
 pub mod oci;
 
@@ -66,9 +66,9 @@ pub enum Command {
     /// Resume the processes of a paused container
     Resume(liboci_cli::Resume),
     /// Print container events and resource statistics
-    Events(liboci_cli::Events),
+    Events(events::Events),
     /// Update the resource limits of a container
-    Update(liboci_cli::Update),
+    Update(update::Update),
     /// Write a default config.json (runc's) into the bundle
     Spec(liboci_cli::Spec),
     /// Print the runtime-spec features document

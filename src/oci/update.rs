@@ -19,23 +19,10 @@ pub struct Update {
 
 pub fn update(args: Update, ctx: &Ctx) -> Result<()> {
     crate::runtime::update::update(
-        liboci_cli::Update {
+        crate::runtime::update::Update {
             resources: args.from_file,
-            blkio_weight: None,
-            cpu_period: None,
-            cpu_quota: None,
-            cpu_rt_period: None,
-            cpu_rt_runtime: None,
-            cpu_share: None,
-            cpuset_cpus: None,
-            cpuset_mems: None,
-            memory: None,
-            memory_reservation: None,
-            memory_swap: None,
-            pids_limit: None,
-            l3_cache_schema: None,
-            mem_bw_schema: None,
             container_id: args.container_id,
+            ..Default::default()
         },
         ctx,
     )

@@ -17,7 +17,7 @@ fn events_stats_prints_one_line() {
     assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
     let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(ev["type"], "stats", "{ev}");
-    assert!(ev["data"]["memory"]["memory"]["usage"].is_u64(), "{ev}");
+    assert!(ev["data"]["memory"]["usage"]["usage"].is_u64(), "{ev}");
     c.delete();
 }
 
@@ -31,7 +31,7 @@ fn events_streams_and_ends_with_the_container() {
     let rt = Runtime::new();
     let (id, b) = rt.run_sleeper("events");
     let out = b.dir.join("events.out");
-    let mut c = rt.cmd(["events", "--interval", "1", &id]);
+    let mut c = rt.cmd(["events", "--interval", "1s", &id]);
     c.stdout(std::fs::File::create(&out).unwrap());
     let mut events = c.spawn().unwrap();
     // Two intervals' worth of lines, then the container goes away.

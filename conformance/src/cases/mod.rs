@@ -10,6 +10,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod security;
+pub mod update_events;
 
 use crate::bundle::{Bundle, Template};
 use crate::host::Host;
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Case> {
     v.extend(fds::cases());
     v.extend(cgroups::cases());
     v.extend(exec::cases());
+    v.extend(update_events::cases());
     v
 }
 

@@ -94,33 +94,30 @@ impl Cpu {
             }
         }
 
-        if let Some(cpu_period) = cpu.period() {
-            if cpu_period != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_PERIOD), cpu_period)?;
-            }
-        }
-
-        if let Some(cpu_quota) = cpu.quota() {
-            if cpu_quota != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_QUOTA), cpu_quota)?;
-            }
-        }
+        // sifrun patch 0004: period and quota (and the realtime pair) depend on each
+        // other: the kernel refuses (EINVAL) a period whose ratio to the current quota
+        // exceeds the parent's limit, or a runtime above the current period. Write the
+        // period first and, if the kernel refuses it while the other value is being
+        // set too, write that one and then retry the period (runc's order).
+        let period = cpu.period().filter(|p| *p != 0);
+        let quota = cpu.quota().filter(|q| *q != 0);
+        Self::write_pair(
+            root_path,
+            (CGROUP_CPU_PERIOD, period),
+            (CGROUP_CPU_QUOTA, quota),
+        )?;
 
         if let Some(cpu_burst) = cpu.burst() {
             common::write_cgroup_file(root_path.join(CGROUP_CPU_BURST), cpu_burst)?;
         }
 
-        if let Some(rt_runtime) = cpu.realtime_runtime() {
-            if rt_runtime != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_RUNTIME), rt_runtime)?;
-            }
-        }
-
-        if let Some(rt_period) = cpu.realtime_period() {
-            if rt_period != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_PERIOD), rt_period)?;
-            }
-        }
+        let rt_period = cpu.realtime_period().filter(|p| *p != 0);
+        let rt_runtime = cpu.realtime_runtime().filter(|r| *r != 0);
+        Self::write_pair(
+            root_path,
+            (CGROUP_CPU_RT_PERIOD, rt_period),
+            (CGROUP_CPU_RT_RUNTIME, rt_runtime),
+        )?;
 
         if let Some(idle) = cpu.idle() {
             common::write_cgroup_file(root_path.join(CGROUP_CPU_IDLE), idle)?;
@@ -128,6 +125,38 @@ impl Cpu {
 
         Ok(())
     }
+}
+
+impl Cpu {
+    // sifrun patch 0004
+    /// Writes `period` then `value`; a period refused with EINVAL is retried after
+    /// `value` when `value` is set too.
+    fn write_pair(
+        root_path: &Path,
+        (period_file, period): (&str, Option<u64>),
+        (value_file, value): (&str, Option<i64>),
+    ) -> Result<(), WrappedIoError> {
+        let mut retry = None;
+        if let Some(period) = period {
+            match common::write_cgroup_file(root_path.join(period_file), period) {
+                Ok(()) => {}
+                Err(e) if value.is_some() && is_einval(&e) => retry = Some(period),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(value) = value {
+            common::write_cgroup_file(root_path.join(value_file), value)?;
+        }
+        if let Some(period) = retry {
+            common::write_cgroup_file(root_path.join(period_file), period)?;
+        }
+        Ok(())
+    }
+}
+
+// sifrun patch 0004
+fn is_einval(e: &WrappedIoError) -> bool {
+    e.inner().raw_os_error() == Some(nix::errno::Errno::EINVAL as i32)
 }
 
 #[cfg(test)]

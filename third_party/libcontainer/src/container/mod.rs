@@ -18,6 +18,8 @@ mod container_resume;
 mod container_start;
 pub mod init_builder;
 mod mount_validation;
+// sifrun patch 0030
+mod runc_stats;
 pub mod state;
 pub mod tenant_builder;
 pub use container::{CheckpointOptions, Container};
