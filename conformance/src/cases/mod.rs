@@ -160,6 +160,18 @@ impl<'a> Ctx<'a> {
     }
 
     /// Create only (for outside checks); returns (id, pid) if it worked.
+    /// Writes `b`, runs its process to the end (create, start, wait for stopped) and
+    /// returns what it printed (the container's stdout is `create.out`).
+    pub fn output_of(&mut self, b: &Bundle) -> Result<String> {
+        b.write()?;
+        let id = self.id();
+        let c = self.rt.create(&id, &b.dir, &CreateOpts::default());
+        self.rep.check("create succeeds", c.success(), c.diag());
+        self.rt.start(&id);
+        self.rt.wait_status(&id, "stopped", WAIT);
+        Ok(std::fs::read_to_string(b.dir.join("create.out")).unwrap_or_default())
+    }
+
     pub fn create_only(&mut self, b: &Bundle) -> Result<Option<(String, i64)>> {
         b.write()?;
         let id = self.id();

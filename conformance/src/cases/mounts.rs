@@ -192,18 +192,10 @@ fn device_cgroup(ctx: &mut Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Runs `script` in a container of `b` and returns its stdout (create.out).
+/// Runs `script` in a container of `b` and returns its stdout.
 fn output_of(ctx: &mut Ctx, b: &mut crate::bundle::Bundle, script: &str) -> Result<String> {
     b.shell(script);
-    b.write()?;
-    let id = ctx.id();
-    let c = ctx
-        .rt
-        .create(&id, &b.dir, &crate::runtime::CreateOpts::default());
-    ctx.rep.check("create succeeds", c.success(), c.diag());
-    ctx.rt.start(&id);
-    ctx.rt.wait_status(&id, "stopped", super::WAIT);
-    Ok(std::fs::read_to_string(b.dir.join("create.out")).unwrap_or_default())
+    ctx.output_of(b)
 }
 
 /// runc: a tmpfs without `mode=` keeps the mode of the directory it covers, a new one

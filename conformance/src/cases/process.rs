@@ -105,13 +105,7 @@ fn home_env(ctx: &mut Ctx) -> Result<()> {
         b.shell("echo \"$HOME|$DUP\"; env | grep -c ^DUP=");
         b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
         b.config["process"]["env"] = json!(env);
-        b.write()?;
-        let id = ctx.id();
-        let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
-        ctx.rep.check("create succeeds", c.success(), c.diag());
-        ctx.rt.start(&id);
-        ctx.rt.wait_status(&id, "stopped", WAIT);
-        let out = std::fs::read_to_string(b.dir.join("create.out")).unwrap_or_default();
+        let out = ctx.output_of(&b)?;
         let mut lines = out.lines();
         ctx.rep.eq("HOME|DUP", Some(want), lines.next());
         let dups = if want.ends_with('|') { "0" } else { "1" };
