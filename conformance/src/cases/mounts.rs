@@ -44,6 +44,10 @@ pub fn cases() -> Vec<Case> {
             run: dangling_dest,
         },
         Case {
+            name: "mounts/bind_of_an_earlier_mount",
+            run: bind_of_earlier,
+        },
+        Case {
             name: "mounts/options",
             run: mount_options,
         },
@@ -292,5 +296,29 @@ fn dangling_dest(ctx: &mut Ctx) -> Result<()> {
             "",
         );
     }
+    Ok(())
+}
+
+/// Mounts are made in order, and a bind source is resolved when its turn comes: a
+/// bind of the rootfs path of an earlier tmpfs shows that tmpfs, not the directory
+/// under it.
+fn bind_of_earlier(ctx: &mut Ctx) -> Result<()> {
+    let mut b = ctx.bundle()?;
+    std::fs::create_dir(b.host("/first"))?;
+    std::fs::write(b.host("/first/under"), "")?;
+    let src = b.host("/first").to_string_lossy().into_owned();
+    let m = b.config["mounts"].as_array_mut().unwrap();
+    m.push(json!({"destination": "/first", "type": "tmpfs", "source": "tmpfs"}));
+    m.push(json!({"destination": "/second", "type": "bind", "source": src, "options": ["rbind"]}));
+    let out = output_of(
+        ctx,
+        &mut b,
+        "touch /first/new; ls /second; awk '$2 == \"/second\" {print $3}' /proc/mounts",
+    )?;
+    ctx.rep.eq(
+        "/second is the tmpfs of /first (its new file, not the one under it)",
+        vec!["new", "tmpfs"],
+        out.lines().collect::<Vec<_>>(),
+    );
     Ok(())
 }

@@ -67,6 +67,10 @@ pub fn cases() -> Vec<Case> {
             name: "process/home_and_duplicate_env",
             run: home_env,
         },
+        Case {
+            name: "process/exec_bit_of_owner_only",
+            run: exec_bit,
+        },
     ]
 }
 
@@ -298,6 +302,43 @@ fn stdio(ctx: &mut Ctx) -> Result<()> {
         err.contains("to-stderr"),
         err,
     );
+    Ok(())
+}
+
+/// The kernel decides who may run a program: a 0700 one runs for its owner, and for
+/// another user with CAP_DAC_OVERRIDE (any execute bit is enough then), as with runc.
+fn exec_bit(ctx: &mut Ctx) -> Result<()> {
+    for (what, uid, caps) in [
+        ("owner (uid 10) of a 0700 program", 10, vec![]),
+        (
+            "uid 10 with CAP_DAC_OVERRIDE, program 0700 of root",
+            10,
+            vec!["CAP_DAC_OVERRIDE"],
+        ),
+    ] {
+        ctx.subcase(what);
+        let mut b = ctx.bundle()?;
+        let prog = b.host("/prog");
+        std::fs::write(&prog, "#!/bin/sh\necho ran\n")?;
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o700))?;
+        if caps.is_empty() {
+            std::os::unix::fs::chown(&prog, Some(10), Some(10))?;
+        }
+        b.config["process"]["args"] = json!(["/prog"]);
+        b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
+        let set = json!(caps);
+        for k in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
+            b.config["process"]["capabilities"][k] = set.clone();
+        }
+        let out = ctx.output_of(&b)?;
+        ctx.rep.eq("the program ran", "ran", out.trim());
+    }
     Ok(())
 }
 
