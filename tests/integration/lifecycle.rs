@@ -313,3 +313,27 @@ fn frozen_cgroup_is_refused_not_hung() {
         );
     }
 }
+
+/// A failing hook is named by its kind and its index in the list, as runc 1.2+ says
+/// it (`error running prestart hook #1: ...`), on one line.
+#[test]
+fn failing_hooks_are_named_by_kind_and_index() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    for kind in ["prestart", "createRuntime", "poststart"] {
+        let id = unique_id("hookfail");
+        rt.track(&id);
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| {
+            c["hooks"] = serde_json::json!({kind: [{"path": "/bin/true"}, {"path": "/bin/false"}]});
+        });
+        let mut c = rt.cmd(["run", "--bundle"]);
+        c.arg(b.path()).arg(&id);
+        let o = output_with_timeout(c, Duration::from_secs(30));
+        assert!(!o.status.success(), "{kind}: run succeeded");
+        assert_one_line_error(&o, Some(&format!("error running {kind} hook #1: ")));
+        let _ = rt.delete_force(&id);
+    }
+}

@@ -13,6 +13,13 @@ use crate::utils;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
+    /// sifrun patch 0031: which hook failed, as runc says it
+    #[error("error running {kind} hook #{index}: {source}")]
+    Failed {
+        kind: &'static str,
+        index: usize,
+        source: Box<HookError>,
+    },
     #[error("failed to execute hook command")]
     CommandExecute(#[source] std::io::Error),
     #[error("failed to encode container state")]
@@ -33,7 +40,42 @@ pub enum HookError {
 
 type Result<T> = std::result::Result<T, HookError>;
 
+/// sifrun patch 0031: runs `hooks` of `kind` ("prestart", "poststop", ...); a failure
+/// names the kind and the hook's index in its list.
 pub fn run_hooks(
+    kind: &'static str,
+    hooks: Option<&Vec<Hook>>,
+    state: Option<&State>,
+    cwd: Option<&Path>,
+    pid: Option<Pid>,
+    default_env: Option<&HashMap<String, String>>,
+) -> Result<()> {
+    for (index, hook) in hooks.into_iter().flatten().enumerate() {
+        run_hook(kind, index, hook, state, cwd, pid, default_env)?;
+    }
+    Ok(())
+}
+
+/// Runs one hook, hook number `index` of its `kind`.
+pub fn run_hook(
+    kind: &'static str,
+    index: usize,
+    hook: &Hook,
+    state: Option<&State>,
+    cwd: Option<&Path>,
+    pid: Option<Pid>,
+    default_env: Option<&HashMap<String, String>>,
+) -> Result<()> {
+    run_hooks_inner(Some(&vec![hook.clone()]), state, cwd, pid, default_env).map_err(|e| {
+        HookError::Failed {
+            kind,
+            index,
+            source: Box::new(e),
+        }
+    })
+}
+
+fn run_hooks_inner(
     hooks: Option<&Vec<Hook>>,
     state: Option<&State>,
     // TODO: Remove the following parameters. To comply with the OCI State, hooks should only depend on structures defined in oci-spec-rs. Cleaning these up ensures proper functional isolation.
@@ -224,7 +266,7 @@ mod test {
     fn test_run_hook() -> Result<()> {
         {
             let default_container: Container = Default::default();
-            run_hooks(None, Some(&default_container.state), None, None, None)
+            run_hooks("prestart", None, Some(&default_container.state), None, None, None)
                 .context("Failed simple test")?;
         }
 
@@ -235,6 +277,7 @@ mod test {
             let hook = HookBuilder::default().path("true").build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -262,6 +305,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -287,6 +331,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 Some(tmp.path()),
@@ -310,6 +355,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -340,6 +386,7 @@ mod test {
             .build()?;
         let hooks = Some(vec![hook]);
         match run_hooks(
+            "prestart",
             hooks.as_ref(),
             Some(&default_container.state),
             None,
@@ -351,7 +398,7 @@ mod test {
                     "The test expects the hook to error out with timeout. Should not execute cleanly"
                 );
             }
-            Err(HookError::Timeout) => {}
+            Err(HookError::Failed { source, .. }) if matches!(*source, HookError::Timeout) => {}
             Err(err) => {
                 bail!(
                     "The test expects the hook to error out with timeout. Got error: {}",
@@ -381,6 +428,7 @@ mod test {
             let mut default_env = HashMap::new();
             default_env.insert("TEST_ENV".to_string(), "default_value".to_string());
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -406,6 +454,7 @@ mod test {
             let mut default_env = HashMap::new();
             default_env.insert("TEST_ENV".to_string(), "default_value".to_string());
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -429,6 +478,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "prestart",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,

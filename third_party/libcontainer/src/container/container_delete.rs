@@ -104,9 +104,11 @@ impl Container {
                     // lifecycle continue as if the hook had succeeded.
                     if let Some(poststop) = config.hooks.as_ref().and_then(|h| h.poststop().as_ref())
                     {
-                        for hook in poststop {
-                            if let Err(err) = hooks::run_hooks(
-                                Some(&vec![hook.clone()]),
+                        for (index, hook) in poststop.iter().enumerate() {
+                            if let Err(err) = hooks::run_hook(
+                                "poststop",
+                                index,
+                                hook,
                                 Some(&self.state),
                                 None,
                                 None,

@@ -191,6 +191,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
             init_main_receiver.wait_for_hook_request()?;
             if let Some(container_for_hooks) = &container_args.container {
                 hooks::run_hooks(
+                    "prestart",
                     hooks.prestart().as_ref(),
                     Some(&container_for_hooks.state),
                     None,
@@ -203,6 +204,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
                 })?;
 
                 hooks::run_hooks(
+                    "createRuntime",
                     hooks.create_runtime().as_ref(),
                     Some(&container_for_hooks.state),
                     None,

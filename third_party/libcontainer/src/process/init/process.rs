@@ -108,6 +108,7 @@ pub fn container_init_process(
             // create_container hook needs to be called after the namespace setup, but
             // before pivot_root is called. This runs in the container namespaces.
             hooks::run_hooks(
+                "createContainer",
                 hooks.create_container().as_ref(),
                 ctx.container.map(|c| &c.state),
                 None,
@@ -497,6 +498,7 @@ pub fn container_init_process(
                 state
             });
             hooks::run_hooks(
+                "startContainer",
                 hooks.start_container().as_ref(),
                 state.as_ref(),
                 None,
