@@ -144,8 +144,7 @@ impl RootFS {
 
     fn remount_dev_readonly(&self, spec: &Spec, rootfs: &Path) -> Result<()> {
         let Some(dev) = spec.mounts().iter().flatten().find(|m| {
-            m.destination() == Path::new("/dev")
-                && m.options().iter().flatten().any(|o| o == "ro")
+            m.destination() == Path::new("/dev") && m.options().iter().flatten().any(|o| o == "ro")
         }) else {
             return Ok(());
         };
