@@ -26,7 +26,7 @@ pub struct Launch<'a> {
 /// `--pid-file` in a directory that does not exist fails before anything starts, as
 /// in runc (libcontainer would only warn once the process runs).
 pub fn check_pid_file(pid_file: Option<&PathBuf>) -> anyhow::Result<()> {
-    let Some(dir) = pid_file.and_then(|p| p.parent()) else {
+    let Some((file, dir)) = pid_file.and_then(|p| Some((p, p.parent()?))) else {
         return Ok(());
     };
     let dir = if dir.as_os_str().is_empty() {
@@ -37,7 +37,7 @@ pub fn check_pid_file(pid_file: Option<&PathBuf>) -> anyhow::Result<()> {
     if !dir.is_dir() {
         anyhow::bail!(
             "cannot write pid file {}: no directory {}",
-            pid_file.map_or_else(Default::default, |p| p.display().to_string()),
+            file.display(),
             dir.display()
         );
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process, Spec};
+use serde::Deserialize;
 
 use super::builder::{self, Tenant};
 use super::ctx::{exit_byte, Ctx, ExitWith};
@@ -24,16 +25,15 @@ fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     if !dir.join("state.json").exists() {
         return Err(state::not_found(&args.container_id));
     }
-    let generated = match &args.process {
+    let (generated, terminal) = match &args.process {
         Some(p) => GeneratedProcess::completed(&dir, p)?,
-        None => Some(GeneratedProcess::write(&dir, &args)?),
+        None => (Some(GeneratedProcess::write(&dir, &args)?), args.tty),
     };
     let process_path: PathBuf = match (&generated, &args.process) {
         (Some(g), _) => g.path.clone(),
         (None, Some(p)) => p.clone(),
         (None, None) => unreachable!(),
     };
-    let terminal = read_process(&process_path)?.terminal().unwrap_or(false);
 
     let fg = Foreground::new(
         &ctx.root,
@@ -61,13 +61,6 @@ fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     Ok(code.map_or(0, exit_byte))
 }
 
-fn read_process(path: &Path) -> Result<Process> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read process file {}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("invalid process file {}", path.display()))
-}
-
 /// A process.json derived from the container's config and the command line, removed
 /// when dropped.
 struct GeneratedProcess {
@@ -75,21 +68,27 @@ struct GeneratedProcess {
 }
 
 impl GeneratedProcess {
-    /// `--process FILE` as runc reads it: `user` may be left out (uid 0, gid 0).
-    /// A copy with it is written when it is missing; `None` when FILE is complete.
-    fn completed(dir: &Path, file: &Path) -> Result<Option<Self>> {
+    /// `--process FILE` as runc reads it: `user` may be left out (uid 0, gid 0). A
+    /// copy with it is written when it is missing (`None` when FILE is complete);
+    /// with whether the process has a terminal.
+    fn completed(dir: &Path, file: &Path) -> Result<(Option<Self>, bool)> {
+        let invalid = || format!("invalid process file {}", file.display());
         let bytes = std::fs::read(file)
             .with_context(|| format!("cannot read process file {}", file.display()))?;
-        let mut v: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("invalid process file {}", file.display()))?;
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).with_context(invalid)?;
         let Some(obj) = v.as_object_mut() else {
-            bail!("invalid process file {}: not a JSON object", file.display());
+            bail!("{}: not a JSON object", invalid());
         };
-        if obj.contains_key("user") {
-            return Ok(None);
+        let no_user = !obj.contains_key("user");
+        if no_user {
+            obj.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
         }
-        obj.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
-        Self::save(dir, &v).map(Some)
+        let terminal = Process::deserialize(&v)
+            .with_context(invalid)?
+            .terminal()
+            .unwrap_or(false);
+        let copy = no_user.then(|| Self::save(dir, &v)).transpose()?;
+        Ok((copy, terminal))
     }
 
     fn save(dir: &Path, process: &impl serde::Serialize) -> Result<Self> {
