@@ -141,19 +141,13 @@ cri_start() {
 cri_stop() {
 	_rt_stop_pid "$(_rt_pidfile_pid "$CRI_DIR/containerd.pid")" "CRI containerd"
 	rm -f "$CRI_DIR/containerd.pid"
-	local p cmd kids
-	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-		case $cmd in
-		*containerd-shim*"$CRI_SOCK"*)
-			kids=$(grep -l "^PPid:[[:space:]]*${p#/proc/}$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3)
-			rt_log "killing leftover CRI shim ${p#/proc/} ($cmd) and its children: $kids"
-			kill -KILL ${p#/proc/} $kids 2>/dev/null
-			;;
-		esac
+	local p kids
+	for p in $(rt_leftover_pids "$CRI_SOCK"); do
+		kids=$(grep -l "^PPid:[[:space:]]*$p$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3)
+		rt_log "killing leftover CRI shim $p and its children: $kids"
+		kill -KILL "$p" $kids 2>/dev/null
 	done
-	awk -v b="$CRI_DIR/" 'index($2, b) == 1 {print $2}' /proc/mounts | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	rt_umount_below "$CRI_DIR/"
 	local d
 	for d in /sys/fs/cgroup/*/"${CRI_CGROUP_PARENT#/}" /sys/fs/cgroup/"${CRI_CGROUP_PARENT#/}"; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null

@@ -93,10 +93,10 @@ sl_stop() { # NAME
 	_rt_stop_pid "$(_rt_pidfile_pid "$SL/$1.bgpid")" "$1"
 	rm -f "$SL/$1.bgpid"
 }
-sl_wait() { # DESCRIPTION CMD...: up to 20 s
-	local d=$1 i
+sl_wait() { # DESCRIPTION CMD...: up to 20 s, else the daemons' last log lines
+	local d=$1
 	shift
-	for i in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	sl_wait_until 20 "$@" >/dev/null 2>&1 && return 0
 	RC=1 OUT= ERR=$(tail -5 "$SL"/log/*.log "$SL"/log/*.out 2>/dev/null)
 	_why "$d"
 }

@@ -225,8 +225,7 @@ clean)
 		for e in $RTEST_PLUGIN_ENGINES; do "$(rt_fn "$e" finish)" || true; done
 		for p in $(rt_leftover_pids); do kill -KILL "$p" 2>/dev/null || true; done
 		# unmount anything (overlay, shm, netns) still mounted below the base dir
-		awk -v b="$RTEST_BASE" 'index($2, b) == 1 {print $2}' /proc/mounts | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null || true; done
+		rt_umount_below "$RTEST_BASE"
 		rm -rf "$RTEST_BASE"
 	fi
 	echo "cleaned $RTEST_BASE"
