@@ -66,6 +66,14 @@ pub fn cases() -> Vec<Case> {
             name: "hooks/args_env",
             run: args_env,
         },
+        Case {
+            name: "hooks/createContainer_cwd",
+            run: create_container_cwd,
+        },
+        Case {
+            name: "hooks/startContainer_env",
+            run: start_container_env,
+        },
     ]
 }
 
@@ -634,6 +642,55 @@ fn args_env(ctx: &mut Ctx) -> Result<()> {
         "hook env is passed",
         Some("hook-env-value"),
         got.get(1).map(String::as_str),
+    );
+    Ok(())
+}
+
+/// runc runs createContainer hooks from the container's root: a relative path in the hook
+/// is a path in the container's rootfs.
+fn create_container_cwd(ctx: &mut Ctx) -> Result<()> {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["args"] = json!(["true"]);
+    let h = b.hook("pwd > ./hook-cwd && mkdir -p ./lib && touch ./lib/hook-made");
+    b.add_hook("createContainer", h);
+    b.write()?;
+    let id = ctx.id();
+    let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
+    ctx.rep.check("create succeeds", c.success(), c.diag());
+    ctx.rep.check(
+        "a relative path in a createContainer hook is inside the rootfs",
+        b.host("/lib/hook-made").exists(),
+        format!("{} missing", b.host("/lib/hook-made").display()),
+    );
+    ctx.rep.check(
+        "the hook wrote its working directory into the rootfs",
+        b.read_rootfs("/hook-cwd").is_some_and(|s| !s.trim().is_empty()),
+        "no /hook-cwd in the rootfs",
+    );
+    Ok(())
+}
+
+/// A startContainer hook without its own env runs with the process's environment: PATH
+/// from process.env finds commands by name, and the process's variables are set.
+fn start_container_env(ctx: &mut Ctx) -> Result<()> {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["args"] = json!(["true"]);
+    b.config["process"]["env"] = json!(["PATH=/bin:/sbin:/usr/bin", "HOOKVAR=from-process-env"]);
+    b.add_hook(
+        "startContainer",
+        in_container_hook("echo \"$HOOKVAR\" > /hookenv; echo found > /hooklookup && cat /hooklookup >> /hookenv"),
+    );
+    b.write()?;
+    let id = ctx.id();
+    let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
+    ctx.rep.check("create succeeds", c.success(), c.diag());
+    let s = ctx.rt.start(&id);
+    ctx.rep.check("start succeeds", s.success(), s.diag());
+    ctx.rt.wait_status(&id, "stopped", WAIT);
+    ctx.rep.eq(
+        "the hook sees the process env and finds commands through its PATH",
+        vec!["from-process-env".to_string(), "found".to_string()],
+        lines(b.read_rootfs("/hookenv")),
     );
     Ok(())
 }

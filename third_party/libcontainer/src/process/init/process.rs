@@ -107,11 +107,13 @@ pub fn container_init_process(
 
             // create_container hook needs to be called after the namespace setup, but
             // before pivot_root is called. This runs in the container namespaces.
+            // sifrun patch 0032: from the container's root, as runc does, so that a
+            // relative path in the hook is a path in the container.
             hooks::run_hooks(
                 "createContainer",
                 hooks.create_container().as_ref(),
                 ctx.container.map(|c| &c.state),
-                None,
+                Some(ctx.rootfs),
                 None,
                 None,
             )
