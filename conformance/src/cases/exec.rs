@@ -2,9 +2,10 @@
 //! states take an exec, and how failures end (exit 255, one error line).
 
 use super::{Case, Ctx, WAIT};
-use crate::runtime::{CreateOpts, Out};
+use crate::runtime::{ConsoleSocket, CreateOpts, Out};
 use anyhow::Result;
 use serde_json::json;
+use std::time::Duration;
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -27,6 +28,10 @@ pub fn cases() -> Vec<Case> {
         Case {
             name: "exec/user_and_cap_flags",
             run: user_and_cap,
+        },
+        Case {
+            name: "exec/tty_size_and_owner",
+            run: tty_size_and_owner,
         },
     ]
 }
@@ -182,5 +187,48 @@ fn failures(ctx: &mut Ctx) -> Result<()> {
     let o = ctx.rt.run(&["exec", &id, "true"]);
     ctx.rep
         .check("a good exec still works afterwards", o.success(), o.diag());
+    Ok(())
+}
+
+/// `exec -t` with a process.json: the pty gets the process's `consoleSize`, and a
+/// non-root process user owns its pty (runc chowns the stdio to the user and keeps the
+/// group devpts gave it, gid 5 with the default `gid=5` mount option).
+fn tty_size_and_owner(ctx: &mut Ctx) -> Result<()> {
+    let id = running_sleeper(ctx)?;
+    let file = ctx.rt.scratch.join(format!("{id}-tty.json"));
+    std::fs::write(
+        &file,
+        json!({
+            "terminal": true,
+            "consoleSize": {"height": 23, "width": 77},
+            "user": {"uid": 1000, "gid": 100},
+            "args": ["/bin/sh", "-c", "stty size; stat -c %u:%g $(tty)"],
+            "env": ["PATH=/bin:/sbin:/usr/bin"],
+            "cwd": "/"
+        })
+        .to_string(),
+    )?;
+    let sock = ctx.rt.scratch.join(format!("{id}-tty.sock"));
+    let mut cs = ConsoleSocket::listen(sock.clone())?;
+    let (f, s) = (file.to_string_lossy(), sock.to_string_lossy());
+    let o = ctx
+        .rt
+        .run(&["exec", "-d", "-t", "--console-socket", &s, "-p", &f, &id]);
+    ctx.rep
+        .check("exec -d -t -p succeeds", o.success(), o.diag());
+    let out = cs.finish(Duration::from_secs(10));
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    ctx.rep.eq(
+        "stty size inside is consoleSize",
+        Some("23 77"),
+        lines.first().copied(),
+    );
+    ctx.rep.eq(
+        "the pty belongs to the process user, devpts group",
+        Some("1000:5"),
+        lines.get(1).copied(),
+    );
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&sock);
     Ok(())
 }

@@ -664,7 +664,8 @@ fn create_container_cwd(ctx: &mut Ctx) -> Result<()> {
     );
     ctx.rep.check(
         "the hook wrote its working directory into the rootfs",
-        b.read_rootfs("/hook-cwd").is_some_and(|s| !s.trim().is_empty()),
+        b.read_rootfs("/hook-cwd")
+            .is_some_and(|s| !s.trim().is_empty()),
         "no /hook-cwd in the rootfs",
     );
     Ok(())
@@ -678,7 +679,9 @@ fn start_container_env(ctx: &mut Ctx) -> Result<()> {
     b.config["process"]["env"] = json!(["PATH=/bin:/sbin:/usr/bin", "HOOKVAR=from-process-env"]);
     b.add_hook(
         "startContainer",
-        in_container_hook("echo \"$HOOKVAR\" > /hookenv; echo found > /hooklookup && cat /hooklookup >> /hookenv"),
+        in_container_hook(
+            "echo \"$HOOKVAR\" > /hookenv; echo found > /hooklookup && cat /hooklookup >> /hookenv",
+        ),
     );
     b.write()?;
     let id = ctx.id();

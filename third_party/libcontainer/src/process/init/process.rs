@@ -273,6 +273,12 @@ pub fn container_init_process(
         }
     };
 
+    // sifrun patch 0033
+    fix_stdio_permissions(ctx.process.user().uid()).map_err(|err| {
+        tracing::error!(?err, "failed to give the stdio to the process user");
+        InitProcessError::NixOther(err)
+    })?;
+
     set_supplementary_gids(
         ctx.process.user(),
         &args.user_ns_config,
@@ -830,6 +836,31 @@ fn do_pivot_root(
 //
 // Privileged user starting a normal container: Just add the supplementary groups.
 //
+/// sifrun patch 0033: the process user must own its stdio (above all its pty, which
+/// the runtime opened as root) to use it as a console, as in runc's
+/// fixStdioPermissions. Only the owner changes: devpts' `gid=` option chose the group.
+/// Stdio on /dev/null stays root's, and where the kernel refuses the chown (owner or
+/// group not mapped in the user namespace, read-only /dev) the stdio is left as it is.
+fn fix_stdio_permissions(uid: u32) -> nix::Result<()> {
+    use nix::sys::stat::{fstat, stat};
+    let null = stat("/dev/null")?;
+    for fd in [0, 1, 2] {
+        let st = match fstat(fd) {
+            Ok(st) => st,
+            Err(nix::Error::EBADF) => continue,
+            Err(err) => return Err(err),
+        };
+        if st.st_uid == uid || st.st_rdev == null.st_rdev {
+            continue;
+        }
+        match unistd::fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(st.st_gid))) {
+            Ok(()) | Err(nix::Error::EINVAL | nix::Error::EPERM | nix::Error::EROFS) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
 fn set_supplementary_gids(
     user: &User,
     user_ns_config: &Option<UserNamespaceConfig>,
