@@ -32,6 +32,10 @@ pub fn cases() -> Vec<Case> {
             run: capabilities_unknown,
         },
         Case {
+            name: "process/capabilities_ambient_not_inheritable",
+            run: capabilities_ambient_not_inheritable,
+        },
+        Case {
             name: "process/rlimits",
             run: rlimits,
         },
@@ -170,6 +174,29 @@ fn capabilities_sets(ctx: &mut Ctx) -> Result<()> {
         "ambient": ["CAP_KILL", "CAP_NET_RAW"]
     });
     ctx.run_checker(&b)?;
+    Ok(())
+}
+
+/// Ambient capabilities that are not inheritable cannot be raised (the kernel refuses
+/// PR_CAP_AMBIENT_RAISE): runc warns and runs the process with the ones it could raise.
+fn capabilities_ambient_not_inheritable(ctx: &mut Ctx) -> Result<()> {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["user"] = json!({"uid": 10, "gid": 10});
+    b.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_NET_RAW"],
+        "inheritable": ["CAP_KILL"],
+        "permitted": ["CAP_KILL", "CAP_NET_RAW"],
+        "effective": ["CAP_KILL", "CAP_NET_RAW"],
+        "ambient": ["CAP_KILL", "CAP_NET_RAW"]
+    });
+    b.config["process"]["args"] = json!(["sh", "-c", "grep CapAmb /proc/self/status"]);
+    let out = ctx.output_of(&b)?;
+    // CAP_KILL is capability 5.
+    ctx.rep.eq(
+        "only the inheritable ambient capability is raised",
+        Some("0000000000000020"),
+        out.split_whitespace().nth(1),
+    );
     Ok(())
 }
 
