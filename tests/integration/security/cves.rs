@@ -707,3 +707,54 @@ fn cve_2024_21626_created_init_exec_and_hooks_hold_no_host_fd() {
         stderr(&o)
     );
 }
+
+/// CVE-2026-41579: an image whose `/dev` is a symlink to a host directory (absolute, or
+/// climbing out with `..`) must not make the runtime delete or create anything there
+/// (runc removed `ptmx` and made its /dev symlinks through a plain path join). Whatever
+/// the runtime does with such an image, the host directory stays as it was.
+#[test]
+fn cve_2026_41579_rootfs_dev_symlink_does_not_touch_the_host() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let host = TmpDir::new("sifrun-hostdev");
+    for target in [
+        host.path.to_string_lossy().into_owned(),
+        format!("../../../../../../../..{}", host.path.display()),
+    ] {
+        std::fs::write(host.join("ptmx"), "host file named ptmx").unwrap();
+        std::fs::write(host.join("canary"), "host").unwrap();
+        let b = Bundle::new(&["sh", "-c", "ls -l /dev/ptmx /dev/fd /dev/stdin; echo ran"]);
+        std::fs::remove_dir_all(b.rootfs().join("dev")).ok();
+        symlink(&target, b.rootfs().join("dev")).unwrap();
+        let id = unique_id("cve41579");
+        let o = run_once(&rt, &b, &id);
+        eprintln!(
+            "/dev -> {target}: {:?} {} {}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        if !o.status.success() {
+            assert_one_line_error(&o, None);
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&host.path)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["canary", "ptmx"], "the host dir was changed");
+        assert_eq!(
+            std::fs::read_to_string(host.join("ptmx")).unwrap(),
+            "host file named ptmx"
+        );
+        assert!(
+            mounts_under(&host.path).is_empty(),
+            "mounted on the host: {:?}",
+            mounts_under(&host.path)
+        );
+        assert_no_leaks(&rt, &id);
+    }
+}

@@ -1,5 +1,7 @@
-use std::fs::remove_file;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
+
+use nix::unistd::{UnlinkatFlags, symlinkat, unlinkat};
 
 use crate::syscall::Syscall;
 use crate::syscall::syscall::create_syscall;
@@ -55,62 +57,71 @@ impl Symlink {
         Ok(())
     }
 
+    // sifrun patch 0034: every link in the container's /dev is made (and the old ptmx
+    // removed) relative to the /dev directory resolved inside the root. Joining
+    // "dev/..." onto the rootfs path followed an image's /dev symlink out of the
+    // root, so a hostile image could have files named ptmx deleted, and the links
+    // below created, in any host directory (CVE-2026-41579 in runc).
     pub fn setup_ptmx(&self, rootfs: &Path) -> Result<()> {
-        let ptmx = rootfs.join("dev/ptmx");
-        if let Err(e) = remove_file(&ptmx) {
-            if e.kind() != ::std::io::ErrorKind::NotFound {
+        let dev = dev_dir(rootfs)?;
+        match unlinkat(Some(dev.as_fd().as_raw_fd()), "ptmx", UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::Error::ENOENT) => {}
+            Err(_) => {
                 return Err(SymlinkError::Other {
                     msg: "could not delete /dev/ptmx".into(),
                 });
             }
         }
-
-        self.syscall
-            .symlink(Path::new("pts/ptmx"), &ptmx)
-            .map_err(|err| {
-                tracing::error!("failed to symlink ptmx");
-                SymlinkError::Syscall { source: err }
-            })?;
-        Ok(())
+        dev_symlink(&dev, "pts/ptmx", "ptmx")
     }
 
     // separating kcore symlink out from setup_default_symlinks for a better way to do the unit test,
     // since not every architecture has /proc/kcore file.
     pub fn setup_kcore_symlink(&self, rootfs: &Path) -> Result<()> {
         if Path::new("/proc/kcore").exists() {
-            self.syscall
-                .symlink(Path::new("/proc/kcore"), &rootfs.join("dev/kcore"))
-                .map_err(|err| {
-                    tracing::error!("failed to symlink kcore");
-                    SymlinkError::Syscall { source: err }
-                })?;
+            dev_symlink(&dev_dir(rootfs)?, "/proc/kcore", "kcore")?;
         }
         Ok(())
     }
 
     pub fn setup_default_symlinks(&self, rootfs: &Path) -> Result<()> {
         let defaults = [
-            ("/proc/self/fd", "dev/fd"),
-            ("/proc/self/fd/0", "dev/stdin"),
-            ("/proc/self/fd/1", "dev/stdout"),
-            ("/proc/self/fd/2", "dev/stderr"),
+            ("/proc/self/fd", "fd"),
+            ("/proc/self/fd/0", "stdin"),
+            ("/proc/self/fd/1", "stdout"),
+            ("/proc/self/fd/2", "stderr"),
         ];
-        for (src, dst) in defaults {
-            self.syscall
-                .symlink(Path::new(src), &rootfs.join(dst))
-                .map_err(|err| {
-                    tracing::error!("failed to symlink defaults");
-                    SymlinkError::Syscall { source: err }
-                })?;
+        let dev = dev_dir(rootfs)?;
+        for (src, name) in defaults {
+            dev_symlink(&dev, src, name)?;
         }
-
         Ok(())
     }
 }
 
+/// The container's /dev, resolved inside `rootfs` (symlinks included) as it is now.
+fn dev_dir(rootfs: &Path) -> Result<pathrs::Handle> {
+    pathrs::Root::open(rootfs)
+        .and_then(|root| root.resolve("/dev"))
+        .map_err(|err| {
+            tracing::error!(?rootfs, %err, "failed to resolve /dev in the container root");
+            SymlinkError::Other {
+                msg: format!("cannot resolve /dev inside the container root: {err}"),
+            }
+        })
+}
+
+fn dev_symlink(dev: &pathrs::Handle, target: &str, name: &str) -> Result<()> {
+    symlinkat(target, Some(dev.as_fd().as_raw_fd()), name).map_err(|err| {
+        tracing::error!(?err, target, name, "failed to make a /dev symlink");
+        SymlinkError::Syscall {
+            source: crate::syscall::SyscallError::Nix(err),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    #[cfg(feature = "v1")]
     use std::fs;
     use std::path::PathBuf;
 
@@ -122,24 +133,21 @@ mod tests {
     use super::*;
     #[cfg(feature = "v1")]
     use crate::syscall::linux::LinuxSyscall;
-    use crate::syscall::test::TestHelperSyscall;
 
     #[test]
     fn test_setup_ptmx() {
         {
             let tmp_dir = tempfile::tempdir().unwrap();
+            fs::create_dir(tmp_dir.path().join("dev")).unwrap();
+            fs::write(tmp_dir.path().join("dev/ptmx"), "old").unwrap();
             let symlink = Symlink::new();
             assert!(symlink.setup_ptmx(tmp_dir.path()).is_ok());
-            let want = (PathBuf::from("pts/ptmx"), tmp_dir.path().join("dev/ptmx"));
-            let got = &symlink
-                .syscall
-                .as_any()
-                .downcast_ref::<TestHelperSyscall>()
-                .unwrap()
-                .get_symlink_args()[0];
-            assert_eq!(want, *got)
+            assert_eq!(
+                fs::read_link(tmp_dir.path().join("dev/ptmx")).unwrap(),
+                PathBuf::from("pts/ptmx")
+            );
         }
-        // make remove_file goes into the bail! path
+        // /dev is not a directory: nothing can be made
         {
             let tmp_dir = tempfile::tempdir().unwrap();
             open(
@@ -151,49 +159,40 @@ mod tests {
 
             let symlink = Symlink::new();
             assert!(symlink.setup_ptmx(tmp_dir.path()).is_err());
-            assert_eq!(
-                0,
-                symlink
-                    .syscall
-                    .as_any()
-                    .downcast_ref::<TestHelperSyscall>()
-                    .unwrap()
-                    .get_symlink_args()
-                    .len()
-            );
         }
     }
 
     #[test]
     fn test_setup_default_symlinks() {
         let tmp_dir = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp_dir.path().join("dev")).unwrap();
         let symlink = Symlink::new();
         assert!(symlink.setup_default_symlinks(tmp_dir.path()).is_ok());
-        let want = vec![
-            (
-                PathBuf::from("/proc/self/fd"),
-                tmp_dir.path().join("dev/fd"),
-            ),
-            (
-                PathBuf::from("/proc/self/fd/0"),
-                tmp_dir.path().join("dev/stdin"),
-            ),
-            (
-                PathBuf::from("/proc/self/fd/1"),
-                tmp_dir.path().join("dev/stdout"),
-            ),
-            (
-                PathBuf::from("/proc/self/fd/2"),
-                tmp_dir.path().join("dev/stderr"),
-            ),
-        ];
-        let got = symlink
-            .syscall
-            .as_any()
-            .downcast_ref::<TestHelperSyscall>()
-            .unwrap()
-            .get_symlink_args();
-        assert_eq!(want, got)
+        for (target, name) in [
+            ("/proc/self/fd", "fd"),
+            ("/proc/self/fd/0", "stdin"),
+            ("/proc/self/fd/1", "stdout"),
+            ("/proc/self/fd/2", "stderr"),
+        ] {
+            assert_eq!(
+                fs::read_link(tmp_dir.path().join("dev").join(name)).unwrap(),
+                PathBuf::from(target)
+            );
+        }
+    }
+
+    #[test]
+    fn test_dev_symlink_out_of_the_root_stays_inside() {
+        let host = tempfile::tempdir().unwrap();
+        let tmp_dir = tempfile::tempdir().unwrap();
+        fs::write(host.path().join("ptmx"), "host").unwrap();
+        std::os::unix::fs::symlink(host.path(), tmp_dir.path().join("dev")).unwrap();
+        let symlink = Symlink::new();
+        // /dev resolves to a path inside the root that does not exist: refused
+        assert!(symlink.setup_default_symlinks(tmp_dir.path()).is_err());
+        assert!(symlink.setup_ptmx(tmp_dir.path()).is_err());
+        assert_eq!(fs::read_to_string(host.path().join("ptmx")).unwrap(), "host");
+        assert_eq!(fs::read_dir(host.path()).unwrap().count(), 1);
     }
 
     #[test]
