@@ -234,22 +234,6 @@ fn console_socket_receives_the_pty_master() {
     assert!(!rt.state_dir(&id2).exists());
 }
 
-fn recv_fd(sock: i32) -> std::os::fd::OwnedFd {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::FromRawFd;
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel installed this fd for us.
-            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no fd received");
-}
-
 /// A v1 freezer cgroup left FROZEN by someone else; thawed and removed on drop.
 struct FrozenCgroup(std::path::PathBuf);
 

@@ -681,3 +681,25 @@ impl CgroupContainer {
         assert_eq!(stdout(&self.rt.run(["list", "-q"])), "");
     }
 }
+
+/// Receives the one fd sent over `sock` with SCM_RIGHTS (a `--console-socket` pty master).
+pub fn recv_fd(sock: i32) -> std::os::fd::OwnedFd {
+    try_recv_fd(sock).expect("no fd received")
+}
+
+/// [`recv_fd`], or None if the sender closed the socket without sending an fd.
+pub fn try_recv_fd(sock: i32) -> Option<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::empty()).ok()?;
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel installed this fd for us.
+            return Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    None
+}

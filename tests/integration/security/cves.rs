@@ -8,6 +8,9 @@
 //! * CVE-2019-16884 / CVE-2019-19921 / CVE-2023-27561: nothing gets mounted over
 //!   /proc through symlinks in the rootfs, and a rootfs whose /proc is a symlink does
 //!   not make sifrun mount procfs on the host.
+//! * CVE-2025-52565 / CVE-2025-52881 / CVE-2026-41579: the /dev/console mount, a
+//!   sysctl write and the /dev links are not redirected by symlinks or mounts the
+//!   container controls.
 //! * Masked paths are masked, read-only paths and /sys are read-only.
 
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -757,4 +760,114 @@ fn cve_2026_41579_rootfs_dev_symlink_does_not_touch_the_host() {
         );
         assert_no_leaks(&rt, &id);
     }
+}
+
+/// CVE-2025-52565: the pty is bind-mounted onto /dev/console; if the container's
+/// /dev/console is a symlink (an image without a /dev tmpfs ships one), the mount must
+/// not follow it onto another file of the container (runc's attack used this to put a
+/// writable mount where a masked or read-only path was). Either create refuses the
+/// image with one line, or the pty lands on /dev/console itself and the symlink's
+/// target is not a mount point.
+#[test]
+fn cve_2025_52565_dev_console_symlink_is_not_followed() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -E ' /etc/victim | /dev/console ' /proc/self/mountinfo; echo done",
+    ]);
+    b.edit(|c| {
+        c["process"]["terminal"] = true.into();
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/dev");
+    });
+    let dev = b.rootfs().join("dev");
+    std::fs::create_dir_all(dev.join("pts")).unwrap();
+    std::fs::write(b.rootfs().join("etc/victim"), "victim").unwrap();
+    let _ = std::fs::remove_file(dev.join("console"));
+    symlink("/etc/victim", dev.join("console")).unwrap();
+    let sock_path = b.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let t0 = std::time::Instant::now();
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if t0.elapsed() < Duration::from_secs(20) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(_) => return None,
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut f = std::fs::File::from(try_recv_fd(std::os::fd::AsRawFd::as_raw_fd(&stream))?);
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut f, &mut out);
+        Some(String::from_utf8_lossy(&out).into_owned())
+    });
+    let id = unique_id("cve52565");
+    rt.track(&id);
+    let mut c = rt.cmd(["run", "--console-socket"]);
+    c.arg(&sock_path).arg("--bundle").arg(b.path()).arg(&id);
+    let o = output_with_timeout(c, Duration::from_secs(30));
+    let out = receiver.join().unwrap().unwrap_or_default();
+    eprintln!("{:?} {} | {out}", o.status, stderr(&o));
+    if o.status.success() {
+        assert!(out.contains("done"), "{out}");
+        assert!(
+            !out.contains(" /etc/victim "),
+            "the pty was mounted on the symlink's target: {out}"
+        );
+    } else {
+        assert_one_line_error(&o, None);
+    }
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("etc/victim")).unwrap(),
+        "victim"
+    );
+    assert_no_leaks(&rt, &id);
+}
+
+/// CVE-2025-52881: the runtime's writes to procfs (here a sysctl) must reach the real
+/// procfs file, not whatever a container-controlled mount put over it. A
+/// createContainer hook (it runs in the container's mount namespace, as the racing
+/// container did in runc's reproducer) bind-mounts a host file over
+/// /proc/sys/kernel/domainname before the runtime applies `kernel.domainname`.
+#[test]
+fn cve_2025_52881_sysctl_write_is_not_redirected_by_a_mount() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let host = TmpDir::new("sifrun-host52881");
+    let victim = host.join("victim");
+    std::fs::write(&victim, "host\n").unwrap();
+    let b = Bundle::new(&["cat", "/proc/sys/kernel/domainname"]);
+    let bb = busybox().to_string_lossy().into_owned();
+    let v = victim.to_string_lossy().into_owned();
+    b.edit(|c| {
+        c["linux"]["sysctl"] = serde_json::json!({"kernel.domainname": "sifrun-cve"});
+        c["hooks"] = serde_json::json!({"createContainer": [{
+            "path": bb,
+            "args": ["busybox", "sh", "-c",
+                     format!("{bb} mount --bind {v} \"$(pwd)/proc/sys/kernel/domainname\"")]
+        }]});
+    });
+    let id = unique_id("cve52881");
+    let o = run_once(&rt, &b, &id);
+    eprintln!("{:?} {} {}", o.status, stdout(&o), stderr(&o));
+    if !o.status.success() {
+        assert_one_line_error(&o, None);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "host\n",
+        "the sysctl write went through the container's mount to a host file"
+    );
+    assert!(mounts_under(&host.path).is_empty());
+    assert_no_leaks(&rt, &id);
 }
