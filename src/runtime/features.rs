@@ -26,7 +26,11 @@ pub fn features() -> Result<()> {
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                     "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
-                    "SCMP_ARCH_ARM"]
+                    "SCMP_ARCH_ARM"],
+                // The engine passes these to seccomp(2) itself (TSYNC is accepted and
+                // not needed); supported = known and taken by this kernel.
+                "knownFlags": KNOWN_SECCOMP_FLAGS,
+                "supportedFlags": supported_seccomp_flags()
             },
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
@@ -41,6 +45,53 @@ pub fn features() -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
+}
+
+/// linux.seccomp.flags the engine knows, with their seccomp(2) flag bit (TSYNC: none).
+const SECCOMP_FLAGS: [(&str, u32); 4] = [
+    ("SECCOMP_FILTER_FLAG_TSYNC", 0),
+    ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", 1 << 2),
+    ("SECCOMP_FILTER_FLAG_LOG", 1 << 1),
+    ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1 << 5),
+];
+const KNOWN_SECCOMP_FLAGS: [&str; 4] = [
+    SECCOMP_FLAGS[0].0,
+    SECCOMP_FLAGS[1].0,
+    SECCOMP_FLAGS[2].0,
+    SECCOMP_FLAGS[3].0,
+];
+
+/// Asks the kernel, as runc does: SECCOMP_GET_ACTION_AVAIL-style probing is not there
+/// for flags, but seccomp(SECCOMP_SET_MODE_FILTER, flag, NULL) fails with EFAULT for a
+/// known flag (it gets as far as reading the program) and EINVAL for an unknown one.
+fn supported_seccomp_flags() -> Vec<&'static str> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    const NEW_LISTENER: u32 = 1 << 3;
+    SECCOMP_FLAGS
+        .iter()
+        .filter(|(_, bit)| {
+            if *bit == 0 {
+                return true;
+            }
+            // WAIT_KILLABLE_RECV is only taken together with a listener.
+            let bits = if *bit == 1 << 5 {
+                bit | NEW_LISTENER
+            } else {
+                *bit
+            };
+            // SAFETY: a NULL program: the kernel checks the flags, then fails to read it.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    SECCOMP_SET_MODE_FILTER,
+                    bits as libc::c_ulong,
+                    std::ptr::null::<libc::c_void>(),
+                )
+            };
+            r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+        })
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 fn cap_name(n: u32) -> Option<&'static str> {

@@ -65,4 +65,22 @@ fn spec_and_features() {
         .iter()
         .any(|n| n == "user"));
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    // runc 1.2's seccomp flag lists; this kernel (>= 5.19) takes all four
+    for key in ["knownFlags", "supportedFlags"] {
+        let flags = f["linux"]["seccomp"][key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for flag in [
+            "SECCOMP_FILTER_FLAG_TSYNC",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            "SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        ] {
+            assert!(
+                flags.iter().any(|x| x == flag),
+                "{key} lacks {flag}: {flags:?}"
+            );
+        }
+    }
 }

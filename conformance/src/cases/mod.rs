@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod seccomp;
 pub mod security;
 pub mod update_events;
 
@@ -39,6 +40,7 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroups::cases());
     v.extend(exec::cases());
     v.extend(update_events::cases());
+    v.extend(seccomp::cases());
     v
 }
 

@@ -104,6 +104,25 @@ fn parse_args() -> (String, Exp) {
 
 /// Entry point of the checker binary.
 pub fn main() -> i32 {
+    // `syscalls NR...`: invoke each raw syscall number (all arguments 0) and print
+    // `syscall NR errno E`; nothing else (for profiles that deny most syscalls).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("syscalls") {
+        let mut so = std::io::stdout().lock();
+        for a in &argv[2..] {
+            let nr: libc::c_long = a.parse().unwrap_or(-1);
+            // SAFETY: raw syscall with zero arguments; the numbers used are either
+            // unknown to the kernel or fail on zero arguments.
+            let r = unsafe { libc::syscall(nr, 0, 0, 0, 0, 0, 0) };
+            let e = if r < 0 {
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+            } else {
+                0
+            };
+            let _ = writeln!(so, "syscall {nr} errno {e}");
+        }
+        return 0;
+    }
     let (cfg_path, exp) = parse_args();
     let mut out = Out { lines: Vec::new() };
     let cfg: Value = match std::fs::read_to_string(&cfg_path)

@@ -149,6 +149,9 @@ pub enum ErrInvalidSpec {
         "time namespace enabled, but both namespace path and time offsets specified -- you may only provide one"
     )]
     TimeOffsetsWithPath,
+    // sifrun patch 0035
+    #[error("invalid seccomp profile: {0}")]
+    Seccomp(String),
 }
 
 #[derive(Debug, thiserror::Error)]

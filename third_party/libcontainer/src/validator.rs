@@ -2,7 +2,11 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use nix::sys::stat::stat;
-use oci_spec::runtime::{LinuxNamespaceType, LinuxSchedulerPolicy, Spec};
+// sifrun patch 0035: LinuxSeccompAction
+// sifrun patch 0037: LinuxSeccompFilterFlag
+use oci_spec::runtime::{
+    LinuxNamespaceType, LinuxSchedulerPolicy, LinuxSeccompAction, LinuxSeccompFilterFlag, Spec,
+};
 
 use crate::error::ErrInvalidSpec;
 
@@ -18,7 +22,51 @@ impl Validator {
         Self::validate_spec_for_io_priority(spec)?;
         Self::validate_spec_for_intel_rdt(spec)?;
         Self::validate_spec_for_time_namespace(spec)?;
+        Self::validate_spec_for_seccomp(spec)?;
 
+        Ok(())
+    }
+
+    // sifrun patch 0035
+    /// A profile with SCMP_ACT_NOTIFY is refused before anything is created when it
+    /// cannot work: the notify fd goes to the agent on `listenerPath`, and it is
+    /// handed over with write(2), so write itself cannot wait for the agent.
+    fn validate_spec_for_seccomp(spec: &Spec) -> Result<(), ErrInvalidSpec> {
+        let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+            return Ok(());
+        };
+        let bad = |msg: &str| Err(ErrInvalidSpec::Seccomp(msg.to_string()));
+        if seccomp.default_action() == LinuxSeccompAction::ScmpActNotify {
+            return bad("SCMP_ACT_NOTIFY cannot be used as default action");
+        }
+        let notify: Vec<_> = seccomp
+            .syscalls()
+            .iter()
+            .flatten()
+            .filter(|s| s.action() == LinuxSeccompAction::ScmpActNotify)
+            .collect();
+        // sifrun patch 0037: the kernel takes this flag only with a listener
+        let wait_killable = seccomp
+            .flags()
+            .iter()
+            .flatten()
+            .any(|f| *f == LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv);
+        if notify.is_empty() {
+            if wait_killable {
+                return bad("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a SCMP_ACT_NOTIFY rule");
+            }
+            return Ok(());
+        }
+        if notify.iter().any(|s| s.names().iter().any(|n| n == "write")) {
+            return bad("SCMP_ACT_NOTIFY cannot be used for the write syscall");
+        }
+        if seccomp
+            .listener_path()
+            .as_ref()
+            .is_none_or(|p| p.as_os_str().is_empty())
+        {
+            return bad("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the seccomp agent's socket), but it is not set");
+        }
         Ok(())
     }
 

@@ -44,6 +44,9 @@ pub(super) struct ContainerBuilderImpl {
     pub notify_path: PathBuf,
     /// Container state
     pub container: Option<Container>,
+    // sifrun patch 0035
+    /// The container an exec'd process joins (init: None)
+    pub tenant_of: Option<Container>,
     /// File descriptos preserved/passed to the container init process.
     pub preserve_fds: i32,
     // sifrun patch 0016
@@ -185,6 +188,8 @@ impl ContainerBuilderImpl {
             // sifrun patch 0016
             rootless_cgroups: self.rootless_cgroups,
             container: self.container.to_owned(),
+            // sifrun patch 0035
+            tenant_of: self.tenant_of.to_owned(),
             user_ns_config: self.user_ns_config.to_owned(),
             cgroup_config,
             detached: self.detached,

@@ -156,6 +156,8 @@ impl InitContainerBuilder {
             user_ns_config,
             notify_path,
             container: Some(container.clone()),
+            // sifrun patch 0035
+            tenant_of: None,
             preserve_fds: self.base.preserve_fds,
             // sifrun patch 0016
             rootless_cgroups: self.base.rootless_cgroups,

@@ -278,6 +278,8 @@ impl TenantContainerBuilder {
             user_ns_config,
             notify_path: notify_path.clone(),
             container: None,
+            // sifrun patch 0035
+            tenant_of: Some(container.clone()),
             preserve_fds: self.base.preserve_fds,
             // sifrun patch 0016
             rootless_cgroups: self.base.rootless_cgroups,
@@ -490,6 +492,13 @@ impl TenantContainerBuilder {
 
         if let Some(time_offsets) = spec_linux.time_offsets() {
             linux_builder = linux_builder.time_offsets(time_offsets.clone());
+        }
+
+        // sifrun patch 0035
+        // An exec'd process runs under the container's seccomp profile, as runc
+        // does (and its agent gets the new process's notify fd).
+        if let Some(seccomp) = spec_linux.seccomp() {
+            linux_builder = linux_builder.seccomp(seccomp.clone());
         }
 
         let linux = linux_builder.build()?;

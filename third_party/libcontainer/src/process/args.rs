@@ -38,6 +38,9 @@ pub struct ContainerArgs {
     pub rootless_cgroups: Option<bool>,
     /// Container state
     pub container: Option<Container>,
+    // sifrun patch 0035
+    /// For an exec'd process: the container it joins (its state goes to a seccomp agent)
+    pub tenant_of: Option<Container>,
     /// Options for new namespace creation
     pub user_ns_config: Option<UserNamespaceConfig>,
     /// Cgroup Manager Config

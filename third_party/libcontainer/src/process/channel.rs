@@ -241,6 +241,10 @@ impl MainReceiver {
                 }?;
                 Ok(fd)
             }
+            // sifrun patch 0035: the init failed before it could send the fd
+            // (loading the filter, say); say why instead of "unexpected message".
+            Message::ExecFailed(err) => Err(ChannelError::ExecError(err)),
+            Message::OtherError(err) => Err(ChannelError::OtherError(err)),
             msg => Err(ChannelError::unexpected("SeccompNotify", msg)),
         }
     }

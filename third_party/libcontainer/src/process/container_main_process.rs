@@ -34,7 +34,8 @@ pub enum ProcessError {
     IntelRdt(#[from] crate::process::intel_rdt::IntelRdtError),
     #[error("failed to create intermediate process")]
     IntermediateProcessFailed(#[source] fork::CloneError),
-    #[error("failed seccomp listener")]
+    // sifrun patch 0035
+    #[error("seccomp agent: {0}")]
     #[cfg(feature = "libseccomp")]
     SeccompListener(#[from] crate::process::seccomp_listener::SeccompListenerError),
     #[error("failed setup network device")]
@@ -230,9 +231,11 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
 
         #[cfg(feature = "libseccomp")]
         if let Some(seccomp) = linux.seccomp() {
+            // sifrun patch 0035: an exec'd process's agent gets the container it joins
             let container = container_args
                 .container
                 .as_ref()
+                .or(container_args.tenant_of.as_ref())
                 .ok_or(ProcessError::ContainerStateRequired)?;
 
             // Determine OCI status based on container type (matching runc behavior)
@@ -241,12 +244,23 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
                 ContainerType::TenantContainer { .. } => oci_spec::runtime::ContainerState::Running,
             };
 
+            // sifrun patch 0035
+            // state.pid is the container's init (runc: initProcessPid), also for
+            // an exec'd process, whose own pid is the outer `pid`.
+            let container_pid = match container_args.container_type {
+                ContainerType::InitContainer => init_pid.as_raw(),
+                ContainerType::TenantContainer { .. } => container
+                    .pid()
+                    .map(|p| p.as_raw())
+                    .unwrap_or(init_pid.as_raw()),
+            };
+
             // Build OCI-compliant ContainerProcessState using builder pattern
             let oci_state = oci_spec::runtime::StateBuilder::default()
                 .version(OCI_VERSION)
                 .id(container.state.id.clone())
                 .status(oci_status)
-                .pid(init_pid.as_raw())
+                .pid(container_pid)
                 .bundle(container.state.bundle.clone())
                 .annotations(container.state.annotations.clone().unwrap_or_default())
                 .build()

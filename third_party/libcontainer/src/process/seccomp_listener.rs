@@ -11,8 +11,19 @@ use crate::seccomp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompListenerError {
-    #[error("notify will require seccomp listener path to be set")]
+    // sifrun patch 0035: errors say which agent and why.
+    #[error("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath, but it is not set")]
     MissingListenerPath,
+    #[error("failed to connect with seccomp agent at {path:?}: {source}")]
+    Connect {
+        path: std::path::PathBuf,
+        source: nix::Error,
+    },
+    #[error("failed to send the seccomp fd to the agent at {path:?}: {source}")]
+    Send {
+        path: std::path::PathBuf,
+        source: nix::Error,
+    },
     #[error("failed to encode container process state")]
     EncodeState(#[source] serde_json::Error),
     #[error(transparent)]
@@ -82,7 +93,11 @@ fn sync_seccomp_send_msg(listener_path: &Path, msg: &[u8], fd: i32) -> Result<()
             ?listener_path,
             "failed to connect to seccomp notify listener path"
         );
-        SeccompListenerError::UnixOther(err)
+        // sifrun patch 0035
+        SeccompListenerError::Connect {
+            path: listener_path.to_path_buf(),
+            source: err,
+        }
     })?;
     // We have to use sendmsg here because the spec requires us to send seccomp notify fds through
     // SCM_RIGHTS message.
@@ -100,7 +115,11 @@ fn sync_seccomp_send_msg(listener_path: &Path, msg: &[u8], fd: i32) -> Result<()
     )
     .map_err(|err| {
         tracing::error!(?err, "failed to write container state to seccomp listener");
-        SeccompListenerError::UnixOther(err)
+        // sifrun patch 0035
+        SeccompListenerError::Send {
+            path: listener_path.to_path_buf(),
+            source: err,
+        }
     })?;
     // The spec requires the listener socket to be closed immediately after sending.
     drop(socket);

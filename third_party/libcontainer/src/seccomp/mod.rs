@@ -1,3 +1,6 @@
+// sifrun patch 0036
+mod load;
+
 use std::collections::HashSet;
 use std::num::TryFromIntError;
 use std::os::unix::io;
@@ -48,6 +51,9 @@ pub enum SeccompError {
     SetCtlNnp {
         source: libseccomp::error::SeccompError,
     },
+    // sifrun patch 0036
+    #[error("failed to load the seccomp filter: {0}")]
+    Load(#[source] std::io::Error),
 }
 
 type Result<T> = std::result::Result<T, SeccompError>;
@@ -158,21 +164,21 @@ pub fn initialize_seccomp(seccomp: &LinuxSeccomp) -> Result<Option<io::RawFd>> {
             default: seccomp.default_action(),
         })?;
 
-    if let Some(flags) = seccomp.flags() {
-        for flag in flags {
-            match flag {
-                LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
-                LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
-                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
-                LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                    ctx.set_ctl_waitkill(true)
-                }
+    // sifrun patch 0036: the flags for seccomp(2), which we call ourselves
+    // sifrun patch 0037: set there only, not as libseccomp attributes (libseccomp
+    // before 2.6 refuses WAIT_KILLABLE_RECV, which the kernel has since 5.19);
+    // TSYNC is not needed, the init is single-threaded (runc ignores it too), and
+    // the kernel refuses it with a listener.
+    let mut kernel_flags: libc::c_ulong = 0;
+    for flag in seccomp.flags().iter().flatten() {
+        kernel_flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => load::FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => load::FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                load::FLAG_WAIT_KILLABLE_RECV
             }
-            .map_err(|err| SeccompError::SetFilterFlag {
-                source: err,
-                flag: *flag,
-            })?;
-        }
+        };
     }
 
     if let Some(architectures) = seccomp.architectures() {
@@ -301,19 +307,44 @@ pub fn initialize_seccomp(seccomp: &LinuxSeccomp) -> Result<Option<io::RawFd>> {
     // thread must have the CAP_SYS_ADMIN capability in its user namespace, or
     // the thread must already have the no_new_privs bit set.
     // Ref: https://man7.org/linux/man-pages/man2/seccomp.2.html
-    ctx.load()
-        .map_err(|err| SeccompError::LoadContext { source: err })?;
-
-    let fd = if is_notify(seccomp) {
-        Some(
-            ctx.get_notify_fd()
-                .map_err(|err| SeccompError::GetNotifyId { source: err })?,
-        )
+    // sifrun patch 0036: libseccomp's program behind the -ENOSYS stub, loaded
+    // with seccomp(2) directly (libseccomp cannot load a program it did not make).
+    let mut prog = if needs_enosys_stub(seccomp) {
+        let mut arches = vec![ScmpArch::native()];
+        for &arch in seccomp.architectures().iter().flatten() {
+            arches.push(translate_arch(arch));
+        }
+        let names: Vec<&str> = seccomp
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|s| s.names().iter().map(String::as_str))
+            .collect();
+        load::enosys_stub(&load::arch_maxima(&arches, &names))
     } else {
-        None
+        Vec::new()
     };
+    prog.extend(load::export(&ctx).map_err(SeccompError::Load)?);
+    if is_notify(seccomp) {
+        kernel_flags |= load::FLAG_NEW_LISTENER;
+    }
+    load::load(prog, kernel_flags).map_err(SeccompError::Load)
+}
 
-    Ok(fd)
+// sifrun patch 0036
+/// The stub is for profiles that deny by default. Allowing, logging or tracing ones
+/// (a tracer handles new syscalls itself) let a new syscall reach the kernel, which
+/// says ENOSYS if it has to; so does a default errno of ENOSYS.
+fn needs_enosys_stub(seccomp: &LinuxSeccomp) -> bool {
+    match seccomp.default_action() {
+        LinuxSeccompAction::ScmpActAllow
+        | LinuxSeccompAction::ScmpActLog
+        | LinuxSeccompAction::ScmpActTrace => false,
+        LinuxSeccompAction::ScmpActErrno => {
+            seccomp.default_errno_ret() != Some(libc::ENOSYS as u32)
+        }
+        _ => true,
+    }
 }
 
 pub fn is_notify(seccomp: &LinuxSeccomp) -> bool {
