@@ -115,6 +115,6 @@ pub fn version_text() -> String {
         "sifrun version {}\ncommit: {}\nspec: {}\nlibcontainer: 0.7.0\n",
         env!("CARGO_PKG_VERSION"),
         env!("SIFRUN_COMMIT"),
-        oci_spec::runtime::VERSION,
+        sifrun::state::container::OCI_VERSION,
     )
 }

@@ -55,6 +55,9 @@ pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
     let mut value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
         .with_context(|| format!("invalid {}", config_path.display()))?;
     drop_unknown_capabilities(&mut value);
+    if let Some(process) = value.get_mut("process") {
+        libcontainer::utils::process_json_compat(process);
+    }
     let spec: Spec = serde_json::from_value(value)
         .with_context(|| format!("invalid {}", config_path.display()))?;
     let root_path = spec

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{Capability, Process, Spec};
+use oci_spec::runtime::{Capability, Process};
 use serde::Deserialize;
 
 use super::builder::{self, Tenant};
@@ -76,6 +76,7 @@ impl GeneratedProcess {
         let bytes = std::fs::read(file)
             .with_context(|| format!("cannot read process file {}", file.display()))?;
         let mut v: serde_json::Value = serde_json::from_slice(&bytes).with_context(invalid)?;
+        libcontainer::utils::process_json_compat(&mut v);
         let Some(obj) = v.as_object_mut() else {
             bail!("{}: not a JSON object", invalid());
         };
@@ -105,7 +106,8 @@ impl GeneratedProcess {
         let state = libcontainer::container::State::load(dir)
             .with_context(|| format!("failed to load the state of {:?}", args.container_id))?;
         let config = state.bundle.join("config.json");
-        let spec = Spec::load(&config).with_context(|| format!("invalid {}", config.display()))?;
+        let spec = libcontainer::utils::load_spec(&config)
+            .with_context(|| format!("invalid {}", config.display()))?;
         let mut process = spec.process().clone().unwrap_or_default();
         process.set_args(Some(args.command.clone()));
         process.set_terminal(Some(args.tty));

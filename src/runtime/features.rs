@@ -7,7 +7,7 @@ pub fn features() -> Result<()> {
     let caps: Vec<String> = (0..=40).filter_map(cap_name).map(str::to_string).collect();
     let doc = json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": oci_spec::runtime::VERSION,
+        "ociVersionMax": crate::state::container::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
             "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
@@ -35,8 +35,15 @@ pub fn features() -> Result<()> {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": true},
+            "memoryPolicy": {
+                "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
+                    "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            },
             "mountExtensions": {"idmap": {"enabled": true}}
         },
+        // No annotation of the config changes what sifrun does.
+        "potentiallyUnsafeConfigAnnotations": [],
         "annotations": {
             "org.opencontainers.runtime-spec.features.sifrun.version": env!("CARGO_PKG_VERSION"),
             "io.github.seccomp.libseccomp.version": "2.5",

@@ -25,7 +25,7 @@ pub fn spec(args: liboci_cli::Spec) -> Result<()> {
 pub fn default_spec() -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     json!({
-        "ociVersion": oci_spec::runtime::VERSION,
+        "ociVersion": crate::state::container::OCI_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

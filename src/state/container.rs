@@ -106,6 +106,11 @@ pub fn status_name(status: ContainerStatus) -> &'static str {
     }
 }
 
+/// The runtime-spec version sifrun implements (runc 1.4 and 1.5 report 1.3.0): the
+/// `ociVersion` of `spec` and `state`, `features`' `ociVersionMax`, `--version`'s spec.
+/// oci-spec 0.10 parses every 1.3.0 field but still calls itself 1.1.0.
+pub const OCI_VERSION: &str = "1.3.0";
+
 /// The state JSON runc prints: the runtime-spec state plus `rootfs`, `created`, `owner`.
 #[derive(Serialize)]
 pub struct RuncState {
@@ -127,7 +132,7 @@ pub fn runc_state(container: &Container) -> RuncState {
     let dir = container.root.as_path();
     let rootfs = load_sidecar(dir).rootfs;
     RuncState {
-        oci_version: oci_spec::runtime::VERSION.to_string(),
+        oci_version: OCI_VERSION.to_string(),
         id: container.id().to_string(),
         pid: match status {
             ContainerStatus::Stopped => 0,

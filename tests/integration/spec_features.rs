@@ -17,6 +17,7 @@ fn spec_and_features() {
     assert_eq!(c["process"]["args"], serde_json::json!(["sh"]));
     assert_eq!(c["process"]["terminal"], true);
     assert_eq!(c["root"]["path"], "rootfs");
+    assert_eq!(c["ociVersion"], "1.3.0");
     assert!(c["linux"]["maskedPaths"]
         .as_array()
         .unwrap()
@@ -53,7 +54,23 @@ fn spec_and_features() {
         .unwrap();
     assert_ok(&o, "features");
     let f: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert_eq!(f["ociVersionMax"], "1.3.0");
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "time"));
+    assert!(f["linux"]["memoryPolicy"]["modes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "MPOL_WEIGHTED_INTERLEAVE"));
+    assert!(f["linux"]["memoryPolicy"]["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "MPOL_F_STATIC_NODES"));
+    assert!(f["potentiallyUnsafeConfigAnnotations"].is_array());
     assert!(f["hooks"]
         .as_array()
         .unwrap()

@@ -7,7 +7,9 @@ pub mod fds;
 pub mod hooks;
 pub mod lifecycle;
 pub mod mounts;
+pub mod mounts_parity;
 pub mod namespaces;
+pub mod procattr;
 pub mod process;
 pub mod seccomp;
 pub mod security;
@@ -34,6 +36,7 @@ pub fn all() -> Vec<Case> {
     v.extend(hooks::cases());
     v.extend(process::cases());
     v.extend(mounts::cases());
+    v.extend(mounts_parity::cases());
     v.extend(namespaces::cases());
     v.extend(security::cases());
     v.extend(fds::cases());
@@ -41,6 +44,7 @@ pub fn all() -> Vec<Case> {
     v.extend(exec::cases());
     v.extend(update_events::cases());
     v.extend(seccomp::cases());
+    v.extend(procattr::cases());
     v
 }
 

@@ -105,9 +105,11 @@ pub enum ErrInvalidSpec {
     UnsupportedVersion,
     #[error("apparmor is specified but not enabled on this system")]
     AppArmorNotEnabled,
-    #[error("invalid io priority or class.")]
-    IoPriority,
-    #[error("invalid scheduler config for process: {0}")]
+    // sifrun patch 0043
+    #[error("invalid ioPriority.Priority: {0}")]
+    IoPriority(i64),
+    // sifrun patch 0043
+    #[error("{0}")]
     Scheduler(String),
     #[error("cannot allocate tty if youki will detach without setting console socket")]
     ConsoleSocketRequired,

@@ -121,6 +121,47 @@ impl PathBufExt for Path {
     }
 }
 
+// sifrun patch 0044
+/// Makes a process object that follows the runtime-spec parse with oci-spec 0.10:
+/// the scheduler flags it spells differently are renamed (it reads
+/// "SCHED_RESET_ON_FORK" for "SCHED_FLAG_RESET_ON_FORK" and "SCHED_FLAG_D_L_OVERRUN"
+/// for "SCHED_FLAG_DL_OVERRUN"), and an empty `execCPUAffinity.initial` or `final`,
+/// which the spec (and runc) read as unset but oci-spec refuses, is removed.
+pub fn process_json_compat(process: &mut serde_json::Value) {
+    if let Some(affinity) = process
+        .get_mut("execCPUAffinity")
+        .and_then(|a| a.as_object_mut())
+    {
+        affinity.retain(|_, v| v.as_str() != Some(""));
+    }
+    let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for flag in flags {
+        let oci_spec_name = match flag.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *flag = serde_json::Value::from(oci_spec_name);
+    }
+}
+
+// sifrun patch 0044
+/// [`Spec::load`], with [`process_json_compat`] applied to the process.
+pub fn load_spec<P: AsRef<Path>>(path: P) -> Result<Spec, oci_spec::OciSpecError> {
+    let file = File::open(path.as_ref())?;
+    let mut value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
+        .map_err(oci_spec::OciSpecError::SerDe)?;
+    if let Some(process) = value.get_mut("process") {
+        process_json_compat(process);
+    }
+    serde_json::from_value(value).map_err(oci_spec::OciSpecError::SerDe)
+}
+
 pub fn parse_env(envs: &[String]) -> HashMap<String, String> {
     envs.iter()
         .filter_map(|e| {
@@ -727,5 +768,24 @@ mod tests {
         assert!(
             matches!(result, Err(VerifyInodeError::Verification(error_message)) if error_message == "error")
         )
+    }
+
+    // sifrun patch 0044
+    #[test]
+    fn process_json_compat_reads_the_spec() {
+        let mut process = serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0},
+            "scheduler": {"policy": "SCHED_DEADLINE",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]},
+            "execCPUAffinity": {"initial": "", "final": "1"}});
+        super::process_json_compat(&mut process);
+        let p: oci_spec::runtime::Process = serde_json::from_value(process).unwrap();
+        let affinity = p.exec_cpu_affinity().as_ref().unwrap();
+        assert_eq!(affinity.initial(), &None);
+        assert_eq!(affinity.cpu_affinity_final().as_deref(), Some("1"));
+        use oci_spec::runtime::LinuxSchedulerFlag as F;
+        assert_eq!(
+            p.scheduler().as_ref().unwrap().flags().as_deref(),
+            Some(&[F::SchedResetOnFork, F::SchedFlagDLOverrun, F::SchedFlagReclaim][..])
+        );
     }
 }

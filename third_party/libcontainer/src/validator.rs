@@ -258,7 +258,8 @@ impl Validator {
         Ok(())
     }
 
-    fn validate_spec_for_scheduler(spec: &Spec) -> Result<(), ErrInvalidSpec> {
+    // sifrun patch 0043
+    pub(crate) fn validate_spec_for_scheduler(spec: &Spec) -> Result<(), ErrInvalidSpec> {
         // https://man7.org/linux/man-pages/man2/sched_setattr.2.html#top_of_page
         if let Some(process) = spec.process() {
             if let Some(scheduler) = process.scheduler() {
@@ -269,9 +270,9 @@ impl Validator {
                 {
                     if let Some(nice) = scheduler.nice() {
                         if !(-20..=19).contains(nice) {
+                            // sifrun patch 0043
                             return Err(ErrInvalidSpec::Scheduler(format!(
-                                "invalid scheduler.nice: '{}', must be within -20 to 19",
-                                nice
+                                "invalid scheduler.nice: {nice} when scheduler.policy is {policy}"
                             )));
                         }
                     }
@@ -306,13 +307,15 @@ impl Validator {
         Ok(())
     }
 
-    fn validate_spec_for_io_priority(spec: &Spec) -> Result<(), ErrInvalidSpec> {
+    // sifrun patch 0043
+    pub(crate) fn validate_spec_for_io_priority(spec: &Spec) -> Result<(), ErrInvalidSpec> {
         if let Some(process) = spec.process() {
             if let Some(io_priority) = process.io_priority() {
                 let priority = io_priority.priority();
 
                 if !(0..=7).contains(&priority) {
-                    return Err(ErrInvalidSpec::IoPriority);
+                    // sifrun patch 0043
+                    return Err(ErrInvalidSpec::IoPriority(priority));
                 }
             }
         }
@@ -761,7 +764,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             Validator::validate_spec_for_io_priority(&invalid_spec_high).unwrap_err(),
-            ErrInvalidSpec::IoPriority
+            ErrInvalidSpec::IoPriority(8)
         ));
 
         let valid_io_low = LinuxIOPriorityBuilder::default()

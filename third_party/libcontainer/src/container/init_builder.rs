@@ -204,7 +204,8 @@ impl InitContainerBuilder {
     fn load_spec(&mut self) -> Result<Spec, LibcontainerError> {
         let mut spec = match self.spec.take() {
             Some(spec) => spec,
-            None => Spec::load(self.bundle.join("config.json"))?,
+            // sifrun patch 0044
+            None => utils::load_spec(self.bundle.join("config.json"))?,
         };
         Self::validate_spec(&spec)?;
 

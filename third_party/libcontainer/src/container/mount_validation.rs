@@ -96,12 +96,18 @@ pub(crate) fn validate_idmapped_mounts(
             return Err(ErrInvalidSpec::MountIdmapMissingMappings);
         }
 
-        // TODO: remove this guard when idmapped mount support is implemented.
-        tracing::error!(
-            destination = ?mount.destination(),
-            "idmapped mounts are not supported"
-        );
-        return Err(ErrInvalidSpec::MountIdmapUnsupported);
+        // sifrun patch 0040: idmapped binds are made by the main process, in the
+        // container's mount namespace (process/mount_source.rs); without one, not.
+        let has_mount_ns = linux
+            .and_then(|l| l.namespaces().as_deref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount));
+        if !has_mount_ns {
+            tracing::error!(
+                destination = ?mount.destination(),
+                "idmapped mounts need a mount namespace"
+            );
+            return Err(ErrInvalidSpec::MountIdmapUnsupported);
+        }
     }
 
     Ok(())

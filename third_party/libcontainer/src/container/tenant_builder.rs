@@ -244,6 +244,11 @@ impl TenantContainerBuilder {
         let container = self.load_container_state(container_dir.clone())?;
         let mut spec = self.load_init_spec(&container)?;
         self.adapt_spec_for_tenant(&mut spec, &container)?;
+        // sifrun patch 0043
+        // The exec's own process (a process.json) passes the checks the container's
+        // did, so a bad scheduler or ioPriority fails here, with the same message.
+        Validator::validate_spec_for_scheduler(&spec)?;
+        Validator::validate_spec_for_io_priority(&spec)?;
         // validate terminal field against console socket presence before any side effects
         self.base.check_terminal(&spec, self.detached)?;
 
@@ -341,7 +346,8 @@ impl TenantContainerBuilder {
     fn load_init_spec(&self, container: &Container) -> Result<Spec, LibcontainerError> {
         let spec_path = container.bundle().join("config.json");
 
-        let mut spec = Spec::load(&spec_path).map_err(|err| {
+        // sifrun patch 0044
+        let mut spec = utils::load_spec(&spec_path).map_err(|err| {
             tracing::error!(path = ?spec_path, ?err, "failed to load spec");
             err
         })?;
@@ -517,8 +523,12 @@ impl TenantContainerBuilder {
 
         let process = utils::open(process).map_err(LibcontainerError::OtherIO)?;
         let reader = BufReader::new(process);
-        let process_spec =
+        // sifrun patch 0044
+        let mut value: serde_json::Value =
             serde_json::from_reader(reader).map_err(LibcontainerError::OtherSerialization)?;
+        utils::process_json_compat(&mut value);
+        let process_spec =
+            serde_json::from_value(value).map_err(LibcontainerError::OtherSerialization)?;
         Ok(process_spec)
     }
 

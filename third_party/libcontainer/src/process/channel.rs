@@ -192,6 +192,9 @@ impl MainReceiver {
 
         match msg {
             Message::AskMountFd(req) => Ok(req),
+            // sifrun patch 0039: the init failed before asking; say why.
+            Message::ExecFailed(err) => Err(ChannelError::ExecError(err)),
+            Message::OtherError(err) => Err(ChannelError::OtherError(err)),
             msg => Err(ChannelError::unexpected("AskMountFd", msg)),
         }
     }

@@ -61,17 +61,20 @@ pub fn container_intermediate_process(
         .with_rootless(rootless);
 
     let current_pid = Pid::this();
-    // setting CPU affinity for tenant container before cgroup move
-    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
-        if let Some(exec_cpu_affinity) = spec
+    // sifrun patch 0042
+    // execCPUAffinity is for exec only, not for the init process.
+    let exec_cpu_affinity = match args.container_type {
+        ContainerType::TenantContainer { .. } => spec
             .process()
             .as_ref()
-            .and_then(|p| p.exec_cpu_affinity().as_ref())
-        {
-            if let Some(initial) = exec_cpu_affinity.initial() {
-                cpu_affinity::set_cpuset_affinity_from_string(current_pid, initial)?;
-            }
-        }
+            .and_then(|p| p.exec_cpu_affinity().as_ref()),
+        _ => None,
+    };
+    let affinity_initial = exec_cpu_affinity.and_then(|a| a.initial().clone());
+    let affinity_final = exec_cpu_affinity.and_then(|a| a.cpu_affinity_final().clone());
+    // setting CPU affinity for tenant container before cgroup move
+    if let Some(initial) = &affinity_initial {
+        cpu_affinity::set_cpuset_affinity_from_string(current_pid, initial)?;
     }
     let _ = cpu_affinity::log_cpu_affinity();
 
@@ -93,16 +96,17 @@ pub fn container_intermediate_process(
         rootless,
     )?;
 
-    // setting CPU affinity for tenant container after cgroup move
-    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
-        if let Some(exec_cpu_affinity) = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.exec_cpu_affinity().as_ref())
-        {
-            if let Some(cpu_affinity_final) = exec_cpu_affinity.cpu_affinity_final() {
-                cpu_affinity::set_cpuset_affinity_from_string(current_pid, cpu_affinity_final)?;
-            }
+    // sifrun patch 0042
+    // After the cgroup move: an exec's `final` affinity if it has one; its `initial`
+    // one if that is all it has (the spec leaves the final affinity to the kernel
+    // then); otherwise every CPU the cgroup allows, never the affinity the runtime
+    // itself was started with.
+    if let Some(cpu_affinity_final) = affinity_final {
+        cpu_affinity::set_cpuset_affinity_from_string(current_pid, &cpu_affinity_final)?;
+    } else if affinity_initial.is_none() {
+        // As runc: a failure to widen the affinity is not fatal.
+        if let Err(err) = cpu_affinity::reset_cpu_affinity(current_pid) {
+            tracing::warn!(?err, "failed to reset the CPU affinity");
         }
     }
 

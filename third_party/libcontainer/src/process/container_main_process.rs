@@ -180,6 +180,22 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // process.  The intermediate process should exit after this point.
     let init_pid = intermediate_main_receiver.wait_for_intermediate_ready()?;
 
+    // sifrun patch 0039
+    // The init asks for the bind sources it may not reach in its user namespace,
+    // one at a time as it mounts them.
+    if matches!(container_args.container_type, ContainerType::InitContainer) {
+        for _ in crate::process::mount_source::requests(&container_args.spec) {
+            let req = init_main_receiver.wait_for_mount_fd_request()?;
+            match crate::process::mount_source::open(init_pid, &req) {
+                Ok(fd) => init_sender.send_mount_fd_reply(fd.as_raw_fd())?,
+                Err(err) => {
+                    tracing::debug!(?req, %err, "cannot open the mount source for the init");
+                    init_sender.send_mount_fd_error(err.to_string())?
+                }
+            }
+        }
+    }
+
     // if file to write the pid to is specified, write pid of the child
     if let Some(pid_file) = &container_args.pid_file {
         if let Err(err) = fs::write(pid_file, format!("{init_pid}")) {

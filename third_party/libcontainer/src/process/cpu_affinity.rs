@@ -77,6 +77,33 @@ pub fn set_cpuset_affinity_from_string(pid: Pid, cpuset_str: &str) -> Result<()>
     sched_setaffinity(pid, &to_cpuset(cpuset_str)?).map_err(CPUAffinityError::SetAffinity)
 }
 
+// sifrun patch 0042
+/// Bits in the mask [`reset_cpu_affinity`] passes: as many CPUs as runc's MaxCPU.
+const RESET_MASK_CPUS: usize = 8192;
+
+// sifrun patch 0042
+/// Allows `pid` to run on every CPU again (what its cgroup cpuset allows), instead of
+/// the affinity inherited from whoever started the runtime (`taskset`, a systemd
+/// CPUAffinity=): fork keeps it, and since Linux 6.2 joining a cpuset cgroup keeps a
+/// user-requested affinity too. The kernel clamps the full mask to the online CPUs
+/// of the cpuset, so no cpuset file needs reading.
+pub fn reset_cpu_affinity(pid: Pid) -> Result<()> {
+    let mask = vec![libc::c_ulong::MAX; RESET_MASK_CPUS / libc::c_ulong::BITS as usize];
+    // SAFETY: the buffer is valid for its length in bytes for the whole call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setaffinity,
+            pid.as_raw(),
+            std::mem::size_of_val(mask.as_slice()),
+            mask.as_ptr(),
+        )
+    };
+    if ret != 0 {
+        return Err(CPUAffinityError::SetAffinity(nix::Error::last()));
+    }
+    Ok(())
+}
+
 // Logs a compact CPU affinity bitmask similar to runc's nsexec.c (see: https://github.com/opencontainers/runc/blob/main/libcontainer/nsenter/nsexec.c#L676).
 // This helps in debugging which CPUs the current process is allowed to run on.
 // Only logs when DEBUG level is enabled.

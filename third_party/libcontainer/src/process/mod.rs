@@ -13,5 +13,7 @@ pub mod init;
 pub mod intel_rdt;
 pub mod memory_policy;
 mod message;
+// sifrun patch 0039
+pub(crate) mod mount_source;
 #[cfg(feature = "libseccomp")]
 mod seccomp_listener;

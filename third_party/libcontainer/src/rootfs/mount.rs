@@ -136,6 +136,18 @@ impl Mount {
     }
 
     pub fn setup_mount(&self, mount: &SpecMount, options: &MountOptions) -> Result<()> {
+        self.setup_mount_from(mount, options, None)
+    }
+
+    // sifrun patch 0039
+    /// `setup_mount` of a bind whose source the runtime opened: `source_tree` is a
+    /// detached copy of it (`open_tree(OPEN_TREE_CLONE)`), used instead of the path.
+    pub fn setup_mount_from(
+        &self,
+        mount: &SpecMount,
+        options: &MountOptions,
+        source_tree: Option<OwnedFd>,
+    ) -> Result<()> {
         tracing::debug!("mounting {:?}", mount);
         let mut mount_option_config = parse_mount(mount)?;
 
@@ -230,22 +242,26 @@ impl Mount {
             _ => {
                 if mount.destination() == Path::new("/dev") {
                     mount_option_config.flags &= !MsFlags::MS_RDONLY;
-                    self.mount_into_container(
+                    // sifrun patch 0039
+                    self.mount_into_container_from(
                         mount,
                         options.root,
                         &mount_option_config,
                         options.label,
+                        source_tree,
                     )
                     .map_err(|err| {
                         tracing::error!("failed to mount /dev: {}", err);
                         err
                     })?;
                 } else {
-                    self.mount_into_container(
+                    // sifrun patch 0039
+                    self.mount_into_container_from(
                         mount,
                         options.root,
                         &mount_option_config,
                         options.label,
+                        source_tree,
                     )
                     .map_err(|err| {
                         tracing::error!("failed to mount {:?}: {}", mount, err);
@@ -642,6 +658,18 @@ impl Mount {
         mount_option_config: &MountOptionConfig,
         label: Option<&str>,
     ) -> Result<()> {
+        self.mount_into_container_from(m, rootfs, mount_option_config, label, None)
+    }
+
+    // sifrun patch 0039
+    fn mount_into_container_from(
+        &self,
+        m: &SpecMount,
+        rootfs: &Path,
+        mount_option_config: &MountOptionConfig,
+        label: Option<&str>,
+        source_tree: Option<OwnedFd>,
+    ) -> Result<()> {
         let typ = m.typ().as_deref();
         let mut data_options = mount_option_config.data.clone();
 
@@ -661,12 +689,23 @@ impl Mount {
         let source = m.source().as_ref().ok_or(MountError::NoSource)?;
         let dir_perm = Permissions::from_mode(0o755);
         let src = if is_bind(m) {
-            let src = canonicalize(source).map_err(|err| {
-                tracing::error!("failed to canonicalize {:?}: {}", source, err);
-                err
-            })?;
+            // sifrun patch 0039: an opened source need not be reachable by path here.
+            let (src, src_is_dir) = match &source_tree {
+                Some(tree) => (
+                    source.clone(),
+                    std::fs::File::from(tree.try_clone()?).metadata()?.is_dir(),
+                ),
+                None => {
+                    let src = canonicalize(source).map_err(|err| {
+                        tracing::error!("failed to canonicalize {:?}: {}", source, err);
+                        err
+                    })?;
+                    let is_dir = src.is_dir();
+                    (src, is_dir)
+                }
+            };
 
-            if src.is_dir() {
+            if src_is_dir {
                 // sifrun patch 0018
                 super::utils::mkdir_all_in_root(&root, container_dest, dir_perm.mode())?;
             } else {
@@ -734,35 +773,25 @@ impl Mount {
                 open_tree_flags |= libc::AT_RECURSIVE as libc::c_uint;
             };
 
-            let src_str = src.to_str().ok_or(SyscallError::Nix(Errno::EINVAL))?;
-            let mount_fd_owned =
-                self.syscall
-                    .open_tree(libc::AT_FDCWD, Some(src_str), open_tree_flags)?;
+            // sifrun patch 0039
+            let mount_fd_owned = match source_tree {
+                Some(tree) => tree,
+                None => {
+                    let src_str = src.to_str().ok_or(SyscallError::Nix(Errno::EINVAL))?;
+                    self.syscall
+                        .open_tree(libc::AT_FDCWD, Some(src_str), open_tree_flags)?
+                }
+            };
             let mount_fd = mount_fd_owned.as_fd();
 
-            // mount_setattr
-            let attr_set_from_flags = self.mount_flag_to_attr(&mount_option_config.flags);
-            let mut mount_attr = linux::MountAttr {
-                attr_set: 0,
-                attr_clr: 0,
-                propagation: 0,
-                userns_fd: 0,
-            };
-            mount_attr.attr_set |= attr_set_from_flags;
-
-            self.apply_atime_from_msflags(
-                &mut mount_attr,
-                attr_set_from_flags,
-                mount_option_config.flags,
-            );
-
-            self.syscall.mount_setattr(
-                mount_fd,
-                Path::new(""),
-                linux::AT_EMPTY_PATH,
-                &mount_attr,
-                mem::size_of::<linux::MountAttr>(),
-            )?;
+            // sifrun patch 0038
+            // The bind's flags, as runc's MS_BIND|MS_REMOUNT: none asked for, the
+            // source's are kept; else exactly the asked ones (see bind_remount_attr).
+            if let Some(mount_attr) = bind_remount_attr(mount_option_config.flags) {
+                if let Err(err) = self.set_mount_attr(mount_fd, &mount_attr) {
+                    self.set_bind_attr_keeping_locked_flags(mount_fd, &mount_attr, m, err)?;
+                }
+            }
 
             // rec_attr is applied recursively
             if let Some(rec_attr) = &mount_option_config.rec_attr {
@@ -897,6 +926,70 @@ impl Mount {
         }
 
         Ok(())
+    }
+
+    // sifrun patch 0038
+    fn set_mount_attr(
+        &self,
+        mount_fd: std::os::fd::BorrowedFd<'_>,
+        attr: &linux::MountAttr,
+    ) -> std::result::Result<(), SyscallError> {
+        self.syscall.mount_setattr(
+            mount_fd,
+            Path::new(""),
+            linux::AT_EMPTY_PATH,
+            attr,
+            mem::size_of::<linux::MountAttr>(),
+        )
+    }
+
+    // sifrun patch 0038
+    /// A bind of a mount whose flags are locked (inherited into a user namespace)
+    /// cannot clear them: EPERM. Like runc 1.1, a read-only source first makes the
+    /// bind read-only; then, like runc 1.2, every lockable flag of the source is
+    /// kept, unless the config explicitly clears one (dev, suid, exec) or asks for
+    /// another atime setting, which cannot be honoured.
+    fn set_bind_attr_keeping_locked_flags(
+        &self,
+        mount_fd: std::os::fd::BorrowedFd<'_>,
+        attr: &linux::MountAttr,
+        m: &SpecMount,
+        err: SyscallError,
+    ) -> Result<()> {
+        if !matches!(err, SyscallError::Nix(Errno::EPERM)) {
+            return Err(err.into());
+        }
+        let src = source_mount_attr(mount_fd)?;
+        if src & linux::MOUNT_ATTR_RDONLY != 0 && attr.attr_set & linux::MOUNT_ATTR_RDONLY == 0 {
+            let mut ro = attr.clone();
+            ro.attr_set |= linux::MOUNT_ATTR_RDONLY;
+            if self.set_mount_attr(mount_fd, &ro).is_ok() {
+                return Ok(());
+            }
+        }
+        let cleared = m
+            .options()
+            .iter()
+            .flatten()
+            .fold(0, |acc, o| match o.as_str() {
+                "dev" => acc | linux::MOUNT_ATTR_NODEV,
+                "suid" => acc | linux::MOUNT_ATTR_NOSUID,
+                "exec" => acc | linux::MOUNT_ATTR_NOEXEC,
+                _ => acc,
+            });
+        let atime = linux::MOUNT_ATTR__ATIME | linux::MOUNT_ATTR_NODIRATIME;
+        if src & cleared != 0
+            || (attr.attr_clr & linux::MOUNT_ATTR__ATIME != 0
+                && attr.attr_set & atime != src & atime)
+        {
+            return Err(err.into());
+        }
+        let mut keep = attr.clone();
+        keep.attr_set |= src & BIND_CLEARED_ATTRS;
+        self.set_mount_attr(mount_fd, &keep).map_err(|retry_err| {
+            tracing::error!(?retry_err, "bind remount keeping the locked flags failed");
+            err.into()
+        })
     }
 
     // https://man7.org/linux/man-pages/man2/mount_setattr.2.html
@@ -1131,6 +1224,99 @@ pub fn find_parent_mount(
     Ok(parent_mount_info)
 }
 
+// sifrun patch 0038
+/// The per-mount flags a bind remount sets or clears (atime aside).
+const BIND_CLEARED_ATTRS: u64 = linux::MOUNT_ATTR_RDONLY
+    | linux::MOUNT_ATTR_NOSUID
+    | linux::MOUNT_ATTR_NODEV
+    | linux::MOUNT_ATTR_NOEXEC;
+
+// sifrun patch 0038
+/// runc remounts a bind (MS_BIND|MS_REMOUNT|flags) only when the config sets a flag;
+/// options that only clear one (rw, dev, suid, exec) leave the source's flags as they
+/// are. A remount sets exactly the given flags, clearing ro/nosuid/nodev/noexec
+/// otherwise ("implied rw"), and keeps the source's atime setting unless one is
+/// given; a given one replaces it whole, relatime being the default (do_mount()).
+/// This is that remount as mount_setattr(2) attributes; None: no remount.
+fn bind_remount_attr(flags: MsFlags) -> Option<linux::MountAttr> {
+    let not_remounting = MsFlags::MS_BIND
+        | MsFlags::MS_REC
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_SHARED
+        | MsFlags::MS_PRIVATE
+        | MsFlags::MS_SLAVE
+        | MsFlags::MS_UNBINDABLE;
+    if (flags & !not_remounting).is_empty() {
+        return None;
+    }
+    let mut attr = linux::MountAttr {
+        attr_set: 0,
+        attr_clr: BIND_CLEARED_ATTRS,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    for (ms, a) in [
+        (MsFlags::MS_RDONLY, linux::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, linux::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, linux::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, linux::MOUNT_ATTR_NOEXEC),
+    ] {
+        if flags.contains(ms) {
+            attr.attr_set |= a;
+        }
+    }
+    let atime_flags = MsFlags::MS_NOATIME
+        | MsFlags::MS_NODIRATIME
+        | MsFlags::MS_RELATIME
+        | MsFlags::MS_STRICTATIME;
+    if flags.intersects(atime_flags) {
+        attr.attr_clr |= linux::MOUNT_ATTR__ATIME | linux::MOUNT_ATTR_NODIRATIME;
+        attr.attr_set |= if flags.contains(MsFlags::MS_STRICTATIME) {
+            linux::MOUNT_ATTR_STRICTATIME
+        } else if flags.contains(MsFlags::MS_NOATIME) {
+            linux::MOUNT_ATTR_NOATIME
+        } else {
+            linux::MOUNT_ATTR_RELATIME
+        };
+        if flags.contains(MsFlags::MS_NODIRATIME) {
+            attr.attr_set |= linux::MOUNT_ATTR_NODIRATIME;
+        }
+    }
+    Some(attr)
+}
+
+// sifrun patch 0038
+/// The flags of the mount behind `fd`, as mount_setattr(2) attributes.
+fn source_mount_attr(fd: std::os::fd::BorrowedFd<'_>) -> Result<u64> {
+    let mut st = mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: fstatvfs writes a statvfs into the buffer it is given.
+    if unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return Err(MountError::Nix(Errno::last()));
+    }
+    // SAFETY: initialised by the successful fstatvfs above.
+    let f = unsafe { st.assume_init() }.f_flag;
+    let mut attr = 0;
+    for (st_flag, a) in [
+        (libc::ST_RDONLY, linux::MOUNT_ATTR_RDONLY),
+        (libc::ST_NOSUID, linux::MOUNT_ATTR_NOSUID),
+        (libc::ST_NODEV, linux::MOUNT_ATTR_NODEV),
+        (libc::ST_NOEXEC, linux::MOUNT_ATTR_NOEXEC),
+        (libc::ST_NODIRATIME, linux::MOUNT_ATTR_NODIRATIME),
+    ] {
+        if f & st_flag != 0 {
+            attr |= a;
+        }
+    }
+    attr |= if f & libc::ST_NOATIME != 0 {
+        linux::MOUNT_ATTR_NOATIME
+    } else if f & libc::ST_RELATIME != 0 {
+        linux::MOUNT_ATTR_RELATIME
+    } else {
+        linux::MOUNT_ATTR_STRICTATIME
+    };
+    Ok(attr)
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(feature = "v1")]
@@ -1285,6 +1471,8 @@ mod tests {
             let setattr = s.get_mount_setattr_args();
             assert_eq!(setattr.len(), 1);
             assert_eq!(setattr[0].attr_set, linux::MOUNT_ATTR_RDONLY);
+            // sifrun patch 0038: the other flags are cleared, atime kept.
+            assert_eq!(setattr[0].attr_clr, BIND_CLEARED_ATTRS);
 
             let mv = s.get_move_mount_args();
             assert_eq!(mv.len(), 1);
@@ -1320,9 +1508,9 @@ mod tests {
             );
             assert_eq!(open_tree[0].flags & linux::AT_RECURSIVE, 0);
 
+            // sifrun patch 0038: no flag asked for, the source's are kept.
             let setattr = s.get_mount_setattr_args();
-            assert_eq!(setattr.len(), 1);
-            assert_eq!(setattr[0].attr_set, 0);
+            assert!(setattr.is_empty());
 
             let mv = s.get_move_mount_args();
             assert_eq!(mv.len(), 1);
@@ -1737,5 +1925,33 @@ mod tests {
         assert!(err.contains("must be mounted on ordinary directory"));
 
         Ok(())
+    }
+
+    // sifrun patch 0038
+    #[test]
+    fn test_bind_remount_attr_like_runc() {
+        // Clearing-only options do not remount.
+        assert_eq!(bind_remount_attr(MsFlags::MS_BIND), None);
+        assert_eq!(
+            bind_remount_attr(MsFlags::MS_BIND | MsFlags::MS_SHARED),
+            None
+        );
+        // A set flag remounts with exactly it; atime is kept.
+        let a = bind_remount_attr(MsFlags::MS_BIND | MsFlags::MS_NOSUID).unwrap();
+        assert_eq!(a.attr_set, linux::MOUNT_ATTR_NOSUID);
+        assert_eq!(a.attr_clr, BIND_CLEARED_ATTRS);
+        // A given atime replaces the source's whole, nodiratime included.
+        let a = bind_remount_attr(MsFlags::MS_BIND | MsFlags::MS_NODIRATIME).unwrap();
+        assert_eq!(
+            a.attr_set,
+            linux::MOUNT_ATTR_RELATIME | linux::MOUNT_ATTR_NODIRATIME
+        );
+        assert_eq!(
+            a.attr_clr,
+            BIND_CLEARED_ATTRS | linux::MOUNT_ATTR__ATIME | linux::MOUNT_ATTR_NODIRATIME
+        );
+        let a = bind_remount_attr(MsFlags::MS_BIND | MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME)
+            .unwrap();
+        assert_eq!(a.attr_set, linux::MOUNT_ATTR_STRICTATIME);
     }
 }

@@ -1,4 +1,6 @@
 use std::collections::HashSet;
+// sifrun patch 0039
+use std::os::fd::OwnedFd;
 // sifrun patch 0011
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -39,6 +41,19 @@ impl RootFS {
         spec: &Spec,
         rootfs: &Path,
         cgroup_ns: bool,
+    ) -> Result<()> {
+        self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, &mut |_| Ok(None))
+    }
+
+    // sifrun patch 0039
+    /// `mount_to_rootfs`, `source_of(i)` giving the opened source of mount `i`, if any.
+    pub fn mount_to_rootfs_from(
+        &self,
+        linux: &Linux,
+        spec: &Spec,
+        rootfs: &Path,
+        cgroup_ns: bool,
+        source_of: &mut dyn FnMut(usize) -> Result<Option<OwnedFd>>,
     ) -> Result<()> {
         let mut flags = MsFlags::MS_REC;
         match linux.rootfs_propagation().as_deref() {
@@ -87,8 +102,9 @@ impl RootFS {
         };
 
         if let Some(mounts) = spec.mounts() {
-            for mount in mounts {
-                mounter.setup_mount(mount, &global_options)?;
+            // sifrun patch 0039
+            for (i, mount) in mounts.iter().enumerate() {
+                mounter.setup_mount_from(mount, &global_options, source_of(i)?)?;
             }
         }
         Ok(())
@@ -101,10 +117,23 @@ impl RootFS {
         bind_devices: bool,
         cgroup_ns: bool,
     ) -> Result<()> {
+        self.prepare_rootfs_from(spec, rootfs, bind_devices, cgroup_ns, &mut |_| Ok(None))
+    }
+
+    // sifrun patch 0039
+    /// `prepare_rootfs`, with mount sources opened by the runtime (`mount_to_rootfs_from`).
+    pub fn prepare_rootfs_from(
+        &self,
+        spec: &Spec,
+        rootfs: &Path,
+        bind_devices: bool,
+        cgroup_ns: bool,
+        source_of: &mut dyn FnMut(usize) -> Result<Option<OwnedFd>>,
+    ) -> Result<()> {
         tracing::debug!(?rootfs, "prepare rootfs");
         let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
 
-        self.mount_to_rootfs(linux, spec, rootfs, cgroup_ns)?;
+        self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, source_of)?;
 
         let symlinker = Symlink::new();
         symlinker.setup_kcore_symlink(rootfs)?;

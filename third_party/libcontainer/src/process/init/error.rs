@@ -63,7 +63,8 @@ pub enum InitProcessError {
     WorkloadSetEnvs(#[from] ExecutorSetEnvsError),
     #[error("invalid io priority class: {0}")]
     IoPriorityClass(String),
-    #[error("call exec sched_setattr error: {0}")]
+    // sifrun patch 0043
+    #[error("error setting scheduler: {0}")]
     SchedSetattr(String),
     #[error(transparent)]
     MemoryPolicy(#[from] MemoryPolicyError),

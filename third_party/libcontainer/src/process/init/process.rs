@@ -86,12 +86,41 @@ pub fn container_init_process(
         let in_user_ns = utils::is_in_new_userns().map_err(InitProcessError::Io)?;
         let bind_service = ctx.ns.get(LinuxNamespaceType::User)?.is_some() || in_user_ns;
         let rootfs = RootFS::new();
+        // sifrun patch 0039: the runtime opens the bind sources we may not reach.
+        let requests = crate::process::mount_source::requests(ctx.spec);
+        let mut source_of = |i: usize| -> std::result::Result<
+            Option<std::os::fd::OwnedFd>,
+            crate::rootfs::RootfsError,
+        > {
+            let Some((_, req)) = requests.iter().find(|(j, _)| *j == i) else {
+                return Ok(None);
+            };
+            let channel_err = |err: channel::ChannelError| {
+                crate::rootfs::RootfsError::Mount(crate::rootfs::mount::MountError::Custom(
+                    err.to_string(),
+                ))
+            };
+            main_sender
+                .request_mount_fd(req.clone())
+                .map_err(channel_err)?;
+            match init_receiver.wait_for_mount_fd_reply() {
+                Ok(fd) => Ok(Some(fd)),
+                // Not opened (e.g. a rootless runtime): try the path ourselves,
+                // unless it is to be idmapped (sifrun patch 0040).
+                Err(channel::ChannelError::MountFdError(err)) if req.idmap.is_none() => {
+                    tracing::debug!(%err, "mount source not opened by the runtime");
+                    Ok(None)
+                }
+                Err(err) => Err(channel_err(err)),
+            }
+        };
         rootfs
-            .prepare_rootfs(
+            .prepare_rootfs_from(
                 ctx.spec,
                 ctx.rootfs,
                 bind_service,
                 ctx.ns.get(LinuxNamespaceType::Cgroup)?.is_some(),
+                &mut source_of,
             )
             .map_err(|err| {
                 tracing::error!(?err, "failed to prepare rootfs");
@@ -620,14 +649,27 @@ fn masked_paths(
         InitProcessError::Device(err)
     })?;
 
+    // sifrun patch 0041: a path listed twice is masked once; the masked directories
+    // share one read-only tmpfs (runc 1.4+), bound over all but the first.
+    let mut seen = std::collections::HashSet::new();
+    let mut dir_mask: Option<std::os::fd::OwnedFd> = None;
     for path_str in paths {
         let path = Path::new(path_str);
+        if !seen.insert(path.to_path_buf()) {
+            continue;
+        }
         if !path.exists() {
             // Skip if the path does not exist.
             continue;
         }
 
-        if path.is_dir() {
+        if path.is_dir() && dir_mask.is_some() {
+            let mask = dir_mask.as_ref().unwrap();
+            syscall.mount_from_fd(mask, path).map_err(|err| {
+                tracing::error!(?path, ?err, "failed to bind the masking tmpfs");
+                InitProcessError::MountPathMasked(err)
+            })?;
+        } else if path.is_dir() {
             // Destination is a directory, mount a read-only tmpfs over the top of it.
             let label = match mount_label {
                 Some(l) => format!("context=\"{l}\""),
@@ -645,6 +687,17 @@ fn masked_paths(
                     tracing::error!(?path, ?err, "failed to mount path as masked using tempfs");
                     InitProcessError::MountPathMasked(err)
                 })?;
+            // sifrun patch 0041
+            dir_mask = nix::fcntl::open(
+                path,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+            // SAFETY: a new fd returned by open.
+            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) });
         } else {
             // Destination is a file, bind mount /dev/null over the top of it.
             syscall.mount_from_fd(&dev_null_fd, path).map_err(|err| {
@@ -998,7 +1051,10 @@ fn setup_scheduler(sc_op: &Option<Scheduler>) -> Result<()> {
                 Ok(_) => {}
                 Err(err) => {
                     tracing::error!(?err, "error setting scheduler");
-                    Err(InitProcessError::SchedSetattr(err.to_string()))?;
+                    // sifrun patch 0043
+                    // The errno by name, not its number.
+                    let errno = nix::errno::Errno::from_raw(err);
+                    Err(InitProcessError::SchedSetattr(errno.to_string()))?;
                 }
             }
         };
