@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use sifrun::image::{self, sif};
-use sifrun::runtime::{events, kill, restore, update};
+use sifrun::runtime::{create, events, exec, kill, restore, run, update};
 
 pub mod oci;
 
@@ -44,7 +44,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a container (the process waits for `start`)
-    Create(liboci_cli::Create),
+    Create(create::Create),
     /// Start the user process of a created container
     Start(liboci_cli::Start),
     /// Print the state of a container as JSON
@@ -54,9 +54,9 @@ pub enum Command {
     /// Delete a container and the resources it holds
     Delete(liboci_cli::Delete),
     /// Create and start a container, and wait for it in the foreground
-    Run(liboci_cli::Run),
+    Run(run::Run),
     /// Run a new process inside a running container
-    Exec(liboci_cli::Exec),
+    Exec(exec::Exec),
     /// List the containers in the state root
     List(liboci_cli::List),
     /// List the processes running inside a container

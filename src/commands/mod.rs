@@ -18,13 +18,13 @@ pub fn dispatch(command: Command, cli: &Cli) -> Result<u8> {
     };
     let done = |r: Result<()>| r.map(|()| 0);
     match command {
-        Command::Create(a) => done(rt::create::create(a, &ctx)),
+        Command::Create(a) => done(rt::create::create(a.args, a.pidfd_socket.as_deref(), &ctx)),
         Command::Start(a) => done(rt::start::start(a, &ctx)),
         Command::State(a) => done(rt::state::state(a, &ctx)),
         Command::Kill(a) => done(rt::kill::kill(a, &ctx)),
         Command::Delete(a) => done(rt::delete::delete(a, &ctx)),
-        Command::Run(a) => rt::run::run(a, &ctx),
-        Command::Exec(a) => rt::exec::exec(a, &ctx),
+        Command::Run(a) => rt::run::run(a.args, a.pidfd_socket.as_deref(), &ctx),
+        Command::Exec(a) => rt::exec::exec(a.args, a.pidfd_socket.as_deref(), &ctx),
         Command::List(a) => done(rt::list::list(a, &ctx)),
         Command::Ps(a) => done(rt::ps::ps(a, &ctx)),
         Command::Pause(a) => done(rt::pause::pause(a, &ctx)),

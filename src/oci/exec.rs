@@ -40,6 +40,7 @@ pub fn exec(args: Exec, ctx: &Ctx) -> Result<u8> {
             container_id: args.container_id,
             command: args.command,
         },
+        None,
         ctx,
     )
 }

@@ -478,7 +478,7 @@ fn create_container(args: &MonitorArgs, ctx: &Ctx, console: Option<PathBuf>) -> 
     // The Rust runtime ignores SIGPIPE, and a disposition of SIG_IGN survives exec:
     // the container's process must start with the default.
     unix::sigpipe(true);
-    let result = crate::runtime::create::create(create, ctx);
+    let result = crate::runtime::create::create(create, None, ctx);
     // Writes to a closed client or pipe must not kill the monitor.
     unix::sigpipe(false);
     result

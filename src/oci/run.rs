@@ -92,6 +92,7 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
                     container_id: id,
                     detach: false,
                 },
+                None,
                 ctx,
             )
         }

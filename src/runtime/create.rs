@@ -1,18 +1,30 @@
 //! `create ID`: set up a container from a bundle; its process waits for `start`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use libcontainer::container::Container;
 
 use super::builder::{self, Launch};
 use super::bundle::{self, Prepared};
 use super::ctx::Ctx;
+use super::pidfd::PidfdSocket;
 use crate::state::cgroup::with_default_cgroups_path;
 use crate::state::claim::CreateClaim;
 
-pub fn create(args: liboci_cli::Create, ctx: &Ctx) -> Result<()> {
+/// runc's `create` flags, with runc 1.2's `--pidfd-socket`.
+#[derive(clap::Args, Debug)]
+pub struct Create {
+    #[command(flatten)]
+    pub args: liboci_cli::Create,
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the init process
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+pub fn create(args: liboci_cli::Create, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Result<()> {
     let prepared = bundle::prepare(&args.container_id, &args.bundle)?;
+    let pidfd = PidfdSocket::connect(pidfd_socket)?;
     let launch = Launch {
         id: &args.container_id,
         pid_file: args.pid_file.as_ref(),
@@ -20,7 +32,24 @@ pub fn create(args: liboci_cli::Create, ctx: &Ctx) -> Result<()> {
         preserve_fds: args.preserve_fds,
         detach: true,
     };
-    from_bundle(ctx, &launch, &args.bundle, prepared, args.no_pivot).map(drop)
+    let mut container = from_bundle(ctx, &launch, &args.bundle, prepared, args.no_pivot)?;
+    send_pidfd(&mut container, pidfd)
+}
+
+/// `--pidfd-socket`: the init's pidfd; a container whose pidfd cannot be sent is
+/// removed again (runc's init fails before it is created).
+pub(crate) fn send_pidfd(container: &mut Container, pidfd: Option<PidfdSocket>) -> Result<()> {
+    let Some(socket) = pidfd else {
+        return Ok(());
+    };
+    let sent = container
+        .pid()
+        .context("container has no init pid")
+        .and_then(|pid| socket.send(pid.as_raw(), "standard"));
+    if sent.is_err() {
+        let _ = container.delete(true);
+    }
+    sent
 }
 
 /// Claims the id, builds the container and records it; a failure leaves nothing.

@@ -15,11 +15,21 @@ use crate::state::container as state;
 
 /// Any failure exits 255, as runc's exec does (the process's own codes are 0-255 too,
 /// but engines read 255 with an error message as "exec failed").
-pub fn exec(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
-    exec_process(args, ctx).map_err(|error| ExitWith { code: 255, error }.into())
+pub fn exec(args: liboci_cli::Exec, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Result<u8> {
+    exec_process(args, pidfd_socket, ctx).map_err(|error| ExitWith { code: 255, error }.into())
 }
 
-fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
+/// runc's `exec` flags, with runc 1.2's `--pidfd-socket`.
+#[derive(clap::Args, Debug)]
+pub struct Exec {
+    #[command(flatten)]
+    pub args: liboci_cli::Exec,
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the exec process
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+fn exec_process(args: liboci_cli::Exec, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Result<u8> {
     builder::check_pid_file(args.pid_file.as_ref())?;
     let dir = state::path(&ctx.root, &args.container_id)?;
     if !dir.join("state.json").exists() {
@@ -35,6 +45,7 @@ fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
         (None, None) => unreachable!(),
     };
 
+    let pidfd = super::pidfd::PidfdSocket::connect(pidfd_socket)?;
     let fg = Foreground::new(
         &ctx.root,
         terminal,
@@ -55,6 +66,12 @@ fn exec_process(args: liboci_cli::Exec, ctx: &Ctx) -> Result<u8> {
     let pid = builder::tenant(ctx, &launch, tenant)
         .with_context(|| format!("failed to exec in container {:?}", args.container_id))?;
     drop(generated);
+    if let Some(socket) = pidfd {
+        if let Err(e) = socket.send(pid.as_raw(), "setns") {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            return Err(e);
+        }
+    }
     // Blocked only now: the new process was forked with our normal mask. If it
     // already exited, `wait` reaps it before waiting for SIGCHLD.
     let code = fg.started()?.wait(pid)?;

@@ -15,6 +15,7 @@ pub mod foreground;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod pidfd;
 pub mod ps;
 pub mod restore;
 pub mod resume;

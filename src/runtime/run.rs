@@ -1,14 +1,27 @@
 //! `run ID`: create and start a container; without `--detach`, wait for it, forward
 //! signals, hold its terminal if it has one, delete it, and exit with its status.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result};
 
 use super::bundle;
 use super::ctx::{exit_byte, Ctx};
 use super::foreground::Foreground;
 
-pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
+/// runc's `run` flags, with runc 1.2's `--pidfd-socket`.
+#[derive(clap::Args, Debug)]
+pub struct Run {
+    #[command(flatten)]
+    pub args: liboci_cli::Run,
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the init process
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+pub fn run(args: liboci_cli::Run, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Result<u8> {
     let prepared = bundle::prepare(&args.container_id, &args.bundle)?;
+    let pidfd = super::pidfd::PidfdSocket::connect(pidfd_socket)?;
     let fg = Foreground::new(
         &ctx.root,
         prepared.terminal(),
@@ -26,6 +39,7 @@ pub fn run(args: liboci_cli::Run, ctx: &Ctx) -> Result<u8> {
     );
     let mut container =
         super::create::from_bundle(ctx, &launch, &args.bundle, prepared, args.no_pivot)?;
+    super::create::send_pidfd(&mut container, pidfd)?;
     let started = fg.started()?;
     container
         .start()

@@ -77,3 +77,15 @@ pub fn get_winsize(fd: impl AsRawFd) -> Option<libc::winsize> {
 pub fn set_winsize(fd: impl AsRawFd, ws: &libc::winsize) -> bool {
     winsize_ioctl(fd.as_raw_fd(), Winsize::Set(ws))
 }
+
+/// pidfd_open(2) (Linux 5.3): a file descriptor referring to process `pid`.
+pub fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}

@@ -3,6 +3,8 @@
 //! JSON from stdin (docker, containerd); with `-r` every other flag is ignored, as in
 //! runc. A value of 0 (or an absent one) leaves the limit as it is; `-1` means
 //! unlimited (memory, memory-swap, memory-reservation, cpu-quota, pids-limit).
+//! runc 1.2's `--cpu-burst` and `--cpu-idle` (`cpu.burst`, `cpu.idle` in the JSON)
+//! are set whenever given, 0 included.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -35,6 +37,12 @@ pub struct Update {
     /// CPU CFS hardcap limit (in usecs); allowed cpu time in a given period
     #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
     pub cpu_quota: Option<String>,
+    /// CPU CFS hardcap burst limit (in usecs); allowed accumulated cpu time additionally for burst in a given period
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub cpu_burst: Option<String>,
+    /// Set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub cpu_idle: Option<String>,
     /// CPU shares (relative weight vs. other containers)
     #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
     pub cpu_share: Option<String>,
@@ -92,6 +100,9 @@ struct Request {
     cpu_period: u64,
     cpu_rt_runtime: i64,
     cpu_rt_period: u64,
+    // runc 1.2: set when given, 0 included
+    cpu_burst: Option<u64>,
+    cpu_idle: Option<i64>,
     cpus: String,
     mems: String,
     blkio_weight: u16,
@@ -117,6 +128,12 @@ pub fn update(args: Update, ctx: &Ctx) -> Result<()> {
     }
     if args.mem_bw_schema.as_deref().is_some_and(|s| !s.is_empty()) {
         rdt_unsupported("MBA: memory bandwidth schema", "MB")?;
+    }
+    // runc's v1 manager refuses any `unified` map, an empty one too, before it
+    // writes anything.
+    if req.unified.is_some() && !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    {
+        bail!("invalid configuration: cannot use unified on cgroup v1");
     }
     let resources = req.resources()?;
     crate::state::cgroup::cgroup_manager(&container)?
@@ -171,6 +188,8 @@ fn from_json(text: &str) -> Result<Request> {
         q.cpu_period = c.period().unwrap_or(0);
         q.cpu_rt_runtime = c.realtime_runtime().unwrap_or(0);
         q.cpu_rt_period = c.realtime_period().unwrap_or(0);
+        q.cpu_burst = c.burst();
+        q.cpu_idle = c.idle();
         q.cpus = c.cpus().clone().unwrap_or_default();
         q.mems = c.mems().clone().unwrap_or_default();
     }
@@ -180,7 +199,7 @@ fn from_json(text: &str) -> Result<Request> {
     if let Some(p) = r.pids() {
         q.pids_limit = p.limit();
     }
-    q.unified = r.unified().clone().filter(|u| !u.is_empty());
+    q.unified = r.unified().clone();
     Ok(q)
 }
 
@@ -219,6 +238,12 @@ fn from_flags(a: &Update) -> Result<Request> {
         cpu_period: uint("cpu-period", &a.cpu_period)?,
         cpu_rt_runtime: int("cpu-rt-runtime", &a.cpu_rt_runtime)?,
         cpu_rt_period: uint("cpu-rt-period", &a.cpu_rt_period)?,
+        cpu_burst: given(&a.cpu_burst)
+            .map(|_| uint("cpu-burst", &a.cpu_burst))
+            .transpose()?,
+        cpu_idle: given(&a.cpu_idle)
+            .map(|_| int("cpu-idle", &a.cpu_idle))
+            .transpose()?,
         cpus: given(&a.cpuset_cpus).unwrap_or_default().to_string(),
         mems: given(&a.cpuset_mems).unwrap_or_default().to_string(),
         // runc reads it as an int and keeps the low 16 bits.
@@ -304,6 +329,12 @@ impl Request {
         }
         if let Some(v) = nzu(self.cpu_rt_period) {
             cpu = cpu.realtime_period(v);
+        }
+        if let Some(v) = self.cpu_burst {
+            cpu = cpu.burst(v);
+        }
+        if let Some(v) = self.cpu_idle {
+            cpu = cpu.idle(v);
         }
         if let Some(v) = ns(&self.cpus) {
             cpu = cpu.cpus(v);

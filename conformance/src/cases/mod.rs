@@ -2,6 +2,7 @@
 //! container IDs and cgroup paths and cleans all of them up afterwards.
 
 pub mod cgroups;
+pub mod cgroups_runc;
 pub mod exec;
 pub mod fds;
 pub mod hooks;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Case> {
     v.extend(security::cases());
     v.extend(fds::cases());
     v.extend(cgroups::cases());
+    v.extend(cgroups_runc::cases());
     v.extend(exec::cases());
     v.extend(update_events::cases());
     v.extend(seccomp::cases());

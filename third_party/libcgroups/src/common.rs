@@ -650,6 +650,38 @@ pub(crate) fn default_devices() -> Vec<LinuxDevice> {
     ]
 }
 
+// sifrun patch 0005
+/// Removes the cgroup `path` with every cgroup below it: the processes of the
+/// whole subtree are SIGKILLed, then the sub-cgroups are removed deepest first
+/// (rmdir of a cgroup that has children fails with EBUSY). A container with a
+/// cgroup namespace and a writable cgroupfs may have made sub-cgroups and moved
+/// its processes there; its cgroup must still go away on delete.
+pub(crate) fn remove_cgroup_tree(path: &Path) -> Result<(), WrappedIoError> {
+    // The pids are read again if the cgroup disappears meanwhile: nothing to do.
+    for pid in get_all_pids(path).unwrap_or_default() {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+    }
+    remove_cgroup_dirs(path)
+}
+
+// sifrun patch 0005
+fn remove_cgroup_dirs(path: &Path) -> Result<(), WrappedIoError> {
+    let entries = match fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).wrap_read(path),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_dirs(&entry.path())?;
+        }
+    }
+    if !path.exists() {
+        return Ok(());
+    }
+    delete_with_retry(path, 4, Duration::from_millis(100))
+}
+
 /// Attempts to delete the path the requested number of times.
 pub(crate) fn delete_with_retry<P: AsRef<Path>, L: Into<Option<Duration>>>(
     path: P,

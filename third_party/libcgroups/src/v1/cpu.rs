@@ -39,6 +39,8 @@ impl Controller for Cpu {
                 || cpu.realtime_period().is_some()
                 || cpu.realtime_runtime().is_some()
                 || cpu.idle().is_some()
+                // sifrun patch 0008
+                || cpu.burst().is_some()
             {
                 return Some(cpu);
             }

@@ -1,7 +1,5 @@
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use nix::unistd::Pid;
 use pathrs::flags::OpenFlags;
@@ -25,13 +23,17 @@ use super::pids::Pids;
 use super::util::V1MountPointError;
 use super::{ControllerType as CtrlType, util};
 use crate::common::{
-    self, AnyCgroupManager, CGROUP_PROCS, CgroupManager, ControllerOpt, FreezerState,
-    JoinSafelyError, PathBufExt, WrapIoResult, WrappedIoError,
+    self, AnyCgroupManager, CgroupManager, ControllerOpt, FreezerState, JoinSafelyError,
+    PathBufExt, WrapIoResult, WrappedIoError,
 };
 use crate::stats::{PidStatsError, Stats, StatsProvider};
 
 pub struct Manager {
     subsystems: HashMap<CtrlType, PathBuf>,
+    // sifrun patch 0006
+    /// The container's cgroup in the hierarchies without resource controllers
+    /// (name=systemd, the hybrid cgroup2 one): joined, not configured.
+    joined: Vec<PathBuf>,
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -104,7 +106,30 @@ impl Manager {
             }
         }
 
-        Ok(Manager { subsystems })
+        // sifrun patch 0006
+        // runc puts the processes into these hierarchies as well, so that
+        // /proc/PID/cgroup names the container's cgroup in every hierarchy.
+        let mut joined = Vec::new();
+        for (key, mount_point) in util::joined_hierarchies().unwrap_or_default() {
+            let own = own_cgroups.0.iter().find(|c| {
+                if key.is_empty() {
+                    c.hierarchy == 0 && c.controllers.is_empty()
+                } else {
+                    c.controllers.iter().any(|name| name == key)
+                }
+            });
+            let Some(own) = own else { continue };
+            let p = if cgroup_path.as_os_str().is_empty() {
+                mount_point.join_safely(Path::new(&own.pathname))
+            } else {
+                mount_point.join_safely(cgroup_path)
+            };
+            if let Ok(p) = p {
+                joined.push(p);
+            }
+        }
+
+        Ok(Manager { subsystems, joined })
     }
 
     fn get_subsystem_path(
@@ -174,6 +199,21 @@ impl Manager {
     }
 }
 
+// sifrun patch 0006
+/// Whether `dir` is the root of a cgroup hierarchy (a mount point of one).
+fn is_hierarchy_root(dir: &Path) -> bool {
+    util::list_subsystem_mount_points()
+        .unwrap_or_default()
+        .iter()
+        .chain(
+            util::joined_hierarchies()
+                .unwrap_or_default()
+                .iter()
+                .map(|(_, p)| p),
+        )
+        .any(|m| m == dir)
+}
+
 impl CgroupManager for Manager {
     type Error = V1ManagerError;
 
@@ -201,6 +241,17 @@ impl CgroupManager for Manager {
                 CtrlType::NetworkPriority => NetworkPriority::add_task(pid, cgroup_path)?,
                 CtrlType::NetworkClassifier => NetworkClassifier::add_task(pid, cgroup_path)?,
                 CtrlType::Freezer => Freezer::add_task(pid, cgroup_path)?,
+            }
+        }
+        // sifrun patch 0006
+        // No limits depend on these; a host where they cannot be joined (a
+        // read-only named hierarchy) still runs the container.
+        for dir in &self.joined {
+            let joined = std::fs::create_dir_all(dir)
+                .wrap_create_dir(dir)
+                .and_then(|()| common::write_cgroup_file(dir.join(common::CGROUP_PROCS), pid));
+            if let Err(err) = joined {
+                tracing::warn!(?dir, %err, "cannot join the cgroup");
             }
         }
 
@@ -231,21 +282,16 @@ impl CgroupManager for Manager {
     }
 
     fn remove(&self) -> Result<(), Self::Error> {
-        for cgroup_path in self.subsystems.values() {
+        // sifrun patch 0006: the joined hierarchies too
+        for cgroup_path in self.subsystems.values().chain(&self.joined) {
+            // sifrun patch 0006: never a hierarchy's root (it holds every process)
+            if is_hierarchy_root(cgroup_path) {
+                continue;
+            }
             if cgroup_path.exists() {
                 tracing::debug!("remove cgroup {:?}", cgroup_path);
-                let procs_path = cgroup_path.join(CGROUP_PROCS);
-                let procs = fs::read_to_string(&procs_path).wrap_read(&procs_path)?;
-
-                for line in procs.lines() {
-                    let pid: i32 = line
-                        .parse()
-                        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
-                        .wrap_other(&procs_path)?;
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-                }
-
-                common::delete_with_retry(cgroup_path, 4, Duration::from_millis(100))?;
+                // sifrun patch 0005: with the sub-cgroups the container made
+                common::remove_cgroup_tree(cgroup_path)?;
             }
         }
 

@@ -30,31 +30,68 @@ pub enum V1MountPointError {
 /// host's cgroup hierarchies do not change during one runtime invocation; a failed read
 /// is not cached.
 fn cgroup_mount_points() -> Result<&'static [PathBuf], V1MountPointError> {
-    static CACHE: OnceLock<Vec<PathBuf>> = OnceLock::new();
-    if let Some(points) = CACHE.get() {
-        return Ok(points);
+    // sifrun patch 0006
+    cgroup_mounts().map(|m| m.v1.as_slice())
+}
+
+// sifrun patch 0006
+/// The cgroup filesystems of the host, from one read of mountinfo.
+#[derive(Default)]
+struct CgroupMounts {
+    /// Every `cgroup` (v1) mount point.
+    v1: Vec<PathBuf>,
+    /// The `name=systemd` v1 hierarchy.
+    systemd: Option<PathBuf>,
+    /// A `cgroup2` mount next to v1 ones (hybrid: /sys/fs/cgroup/unified).
+    unified: Option<PathBuf>,
+}
+
+// sifrun patch 0006
+fn cgroup_mounts() -> Result<&'static CgroupMounts, V1MountPointError> {
+    static CACHE: OnceLock<CgroupMounts> = OnceLock::new();
+    if let Some(mounts) = CACHE.get() {
+        return Ok(mounts);
     }
     let reader = BufReader::new(ProcfsHandle::new()?.open(
         ProcfsBase::ProcSelf,
         "mountinfo",
         OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
     )?);
-    let points = reader
-        .lines()
-        .map(|lr| {
-            lr.map_err(V1MountPointError::Io)
-                .and_then(|line| MountInfo::from_line(&line).map_err(V1MountPointError::MountInfo))
-        })
-        .try_fold(Vec::new(), |mut mount_points, r| {
-            r.map(|m| {
-                if m.fs_type == "cgroup" {
-                    mount_points.push(m.mount_point);
+    let mut mounts = CgroupMounts::default();
+    for line in reader.lines() {
+        let line = line.map_err(V1MountPointError::Io)?;
+        let m = MountInfo::from_line(&line).map_err(V1MountPointError::MountInfo)?;
+        match m.fs_type.as_str() {
+            "cgroup" => {
+                if mounts.systemd.is_none()
+                    && m.super_options.get("name") == Some(&Some("systemd".to_string()))
+                {
+                    mounts.systemd = Some(m.mount_point.clone());
                 }
-                mount_points
-            })
-        // sifrun patch 0001
-        })?;
-    Ok(CACHE.get_or_init(|| points))
+                mounts.v1.push(m.mount_point);
+            }
+            "cgroup2" if mounts.unified.is_none() => mounts.unified = Some(m.mount_point),
+            _ => {}
+        }
+    }
+    Ok(CACHE.get_or_init(|| mounts))
+}
+
+// sifrun patch 0006
+/// The hierarchies without resource controllers that a container's processes
+/// join too: `name=systemd` and, on a hybrid host, the cgroup2 one. Each as the
+/// key it has in /proc/PID/cgroup ("name=systemd", "" for cgroup2) and its
+/// mount point.
+pub fn joined_hierarchies() -> Result<Vec<(&'static str, PathBuf)>, V1MountPointError> {
+    let mounts = cgroup_mounts()?;
+    let mut joined = Vec::new();
+    if let Some(p) = &mounts.systemd {
+        joined.push(("name=systemd", p.clone()));
+    }
+    if let Some(p) = &mounts.unified {
+        joined.push(("", p.clone()));
+    }
+    Ok(joined)
 }
 
 /// List all cgroup v1 subsystem mount points on the system. This can include unsupported

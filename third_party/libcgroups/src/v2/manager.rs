@@ -2,7 +2,6 @@ use std::fs::{self};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Component::RootDir;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -260,7 +259,8 @@ impl CgroupManager for Manager {
                 }
             }
 
-            common::delete_with_retry(&self.full_path, 4, Duration::from_millis(100))?;
+            // sifrun patch 0005: with the sub-cgroups the container made
+            common::remove_cgroup_tree(&self.full_path)?;
         }
 
         Ok(())

@@ -1,7 +1,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use libcgroups::common::CgroupManager;
@@ -99,12 +99,22 @@ impl ContainerBuilderImpl {
     fn run_container(&mut self) -> Result<Pid, LibcontainerError> {
         let linux = self.spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
         let base_cgroups_path = utils::get_cgroup_path(linux.cgroups_path(), &self.container_id);
-        let mut final_cgroups_path = base_cgroups_path;
+        let mut final_cgroups_path = base_cgroups_path.clone();
+        // sifrun patch 0045
+        let mut sub_cgroup_dirs = Vec::new();
 
         if let Some(sub_cgroup_path) = &self.sub_cgroup_path
             && sub_cgroup_path != "/"
         {
-            let potential_path = final_cgroups_path.join(sub_cgroup_path);
+            // sifrun patch 0045
+            // runc's `[<controller>[,<controller>...]:]<path>`: a path for the
+            // given v1 controllers only, or for the whole cgroup. Either must
+            // exist already: exec runs in a sub-cgroup, it does not make one.
+            let (controllers, sub_path) = match sub_cgroup_path.split_once(':') {
+                Some((c, p)) => (Some(c), p),
+                None => (None, sub_cgroup_path.as_str()),
+            };
+            let potential_path = final_cgroups_path.join(sub_path);
             let normalized = potential_path.normalize();
 
             if !normalized.starts_with(&final_cgroups_path) {
@@ -113,7 +123,20 @@ impl ContainerBuilderImpl {
                     sub_cgroup_path
                 )));
             }
-            final_cgroups_path = normalized;
+            let dirs = sub_cgroup_dirs_of(controllers, &normalized, sub_cgroup_path)?;
+            if !self.use_systemd {
+                if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
+                    return Err(LibcontainerError::OtherCgroup(format!(
+                        "sub-cgroup {sub_path:?} does not exist: no {}",
+                        missing.display()
+                    )));
+                }
+            }
+            if controllers.is_some() {
+                sub_cgroup_dirs = dirs;
+            } else {
+                final_cgroups_path = normalized;
+            }
         }
 
         let cgroup_config = libcgroups::common::CgroupConfig {
@@ -192,6 +215,8 @@ impl ContainerBuilderImpl {
             tenant_of: self.tenant_of.to_owned(),
             user_ns_config: self.user_ns_config.to_owned(),
             cgroup_config,
+            // sifrun patch 0045
+            sub_cgroup_dirs,
             detached: self.detached,
             executor: self.executor.clone(),
             no_pivot: self.no_pivot,
@@ -278,4 +303,75 @@ impl ContainerBuilderImpl {
 
         Ok(())
     }
+}
+
+// sifrun patch 0045
+/// The directories of the sub-cgroup `path` (a cgroup path, under the
+/// container's): in the hierarchy of each of `controllers` (v1 only), or in
+/// every hierarchy the container's processes are in.
+fn sub_cgroup_dirs_of(
+    controllers: Option<&str>,
+    path: &Path,
+    arg: &str,
+) -> Result<Vec<PathBuf>, LibcontainerError> {
+    use libcgroups::common::{CgroupSetup, get_cgroup_setup};
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let unified = matches!(get_cgroup_setup(), Ok(CgroupSetup::Unified));
+    // v1 controller name -> mount point
+    let v1 = if unified {
+        Vec::new()
+    } else {
+        v1_mount_points()?
+    };
+    let Some(controllers) = controllers else {
+        if unified {
+            return Ok(vec![
+                Path::new(libcgroups::common::DEFAULT_CGROUP_ROOT).join(rel),
+            ]);
+        }
+        let mut mounts: Vec<&PathBuf> = v1.iter().map(|(_, m)| m).collect();
+        mounts.sort();
+        mounts.dedup();
+        return Ok(mounts.iter().map(|m| m.join(rel)).collect());
+    };
+    let mut dirs = Vec::new();
+    for name in controllers.split(',') {
+        if name.is_empty() {
+            return Err(LibcontainerError::OtherCgroup(format!(
+                "invalid --cgroup argument {arg:?}: empty controller name"
+            )));
+        }
+        let Some((_, mount)) = v1.iter().find(|(c, _)| c == name) else {
+            return Err(LibcontainerError::OtherCgroup(format!(
+                "unknown controller {name} in --cgroup {arg:?}"
+            )));
+        };
+        dirs.push(mount.join(rel));
+    }
+    Ok(dirs)
+}
+
+// sifrun patch 0045
+/// The hierarchies a v1 container's processes are in: each controller's, then
+/// name=systemd and the hybrid cgroup2 one (keys "name=systemd" and "").
+#[cfg(feature = "v1")]
+fn v1_mount_points() -> Result<Vec<(String, PathBuf)>, LibcontainerError> {
+    let mut mounts: Vec<(String, PathBuf)> = libcgroups::v1::util::list_supported_mount_points()
+        .map_err(|e| LibcontainerError::OtherCgroup(e.to_string()))?
+        .into_iter()
+        .map(|(c, m)| (c.to_string(), m))
+        .collect();
+    mounts.extend(
+        libcgroups::v1::util::joined_hierarchies()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, m)| (k.to_string(), m)),
+    );
+    Ok(mounts)
+}
+
+// sifrun patch 0045
+#[cfg(not(feature = "v1"))]
+fn v1_mount_points() -> Result<Vec<(String, PathBuf)>, LibcontainerError> {
+    Ok(Vec::new())
 }

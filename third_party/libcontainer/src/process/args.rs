@@ -45,6 +45,10 @@ pub struct ContainerArgs {
     pub user_ns_config: Option<UserNamespaceConfig>,
     /// Cgroup Manager Config
     pub cgroup_config: CgroupConfig,
+    // sifrun patch 0045
+    /// Existing cgroup directories of single controllers (`exec --cgroup
+    /// CONTROLLER:PATH`) the process moves to after joining `cgroup_config`'s.
+    pub sub_cgroup_dirs: Vec<PathBuf>,
     /// If the container is to be run in detached mode
     pub detached: bool,
     /// Manage the functions that actually run on the container

@@ -96,6 +96,16 @@ pub fn container_intermediate_process(
         rootless,
     )?;
 
+    // sifrun patch 0045
+    // `exec --cgroup CONTROLLER:PATH`: from the container's cgroup into the
+    // (existing) sub-cgroups of those controllers.
+    for dir in &args.sub_cgroup_dirs {
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, current_pid.to_string()).map_err(|err| {
+            IntermediateProcessError::Cgroup(format!("cannot join {}: {err}", dir.display()))
+        })?;
+    }
+
     // sifrun patch 0042
     // After the cgroup move: an exec's `final` affinity if it has one; its `initial`
     // one if that is all it has (the spec leaves the final affinity to the kernel
