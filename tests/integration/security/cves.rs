@@ -871,3 +871,49 @@ fn cve_2025_52881_sysctl_write_is_not_redirected_by_a_mount() {
     assert!(mounts_under(&host.path).is_empty());
     assert_no_leaks(&rt, &id);
 }
+
+/// CVE-2025-31133: masked files are covered with the container's /dev/null; a
+/// container that replaced /dev/null (here a createContainer hook, in the container's
+/// mount namespace, swaps it for a symlink to a read-only bind of a host file) must not
+/// get that file bind-mounted, writable, over the masked path.
+#[test]
+fn cve_2025_31133_masking_uses_the_real_dev_null() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let host = TmpDir::new("sifrun-host31133");
+    let victim = host.join("victim");
+    std::fs::write(&victim, "host\n").unwrap();
+    let b = Bundle::new(&["sh", "-c", "echo pwned > /etc/masked-file; cat /hostvictim"]);
+    std::fs::write(b.rootfs().join("etc/masked-file"), "secret\n").unwrap();
+    let bb = busybox().to_string_lossy().into_owned();
+    let v = victim.to_string_lossy().into_owned();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/hostvictim", "type": "bind", "source": v, "options": ["bind", "ro"]
+        }));
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push("/etc/masked-file".into());
+        c["hooks"] = serde_json::json!({"createContainer": [{
+            "path": bb,
+            "args": ["busybox", "sh", "-c",
+                     format!("{bb} rm -f dev/null && {bb} ln -s /hostvictim dev/null")]
+        }]});
+    });
+    let id = unique_id("cve31133");
+    let o = run_once(&rt, &b, &id);
+    eprintln!("{:?} {} {}", o.status, stdout(&o), stderr(&o));
+    if !o.status.success() {
+        assert_one_line_error(&o, None);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "host\n",
+        "the masked path was a writable mount of the host file"
+    );
+    assert!(mounts_under(&host.path).is_empty());
+    assert_no_leaks(&rt, &id);
+}
