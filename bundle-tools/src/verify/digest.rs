@@ -159,7 +159,7 @@ const CHUNK: usize = 1 << 20;
 
 /// Read every object the plan names once, in table order (the order legacy group
 /// digests concatenate in), feeding each chunk to every hasher that wants it.
-pub fn hash_objects<R: ReadAt>(sif: &Sif<R>, plan: &Plan) -> crate::Result<Digests> {
+pub fn hash_objects<R: ReadAt>(sif: &Sif<R>, plan: &Plan) -> crate::error::Result<Digests> {
     let start = Instant::now();
     let mut out = Digests::default();
     let mut groups: BTreeMap<(u32, HashAlg), Box<dyn DynDigest>> = plan

@@ -10,6 +10,7 @@ use pgp::types::{KeyDetails, VerifyingKey};
 use serde::Deserialize;
 
 use super::digest::HashAlg;
+use super::error::short;
 use super::keys::{fingerprint_hex, Key, Material};
 
 /// The DSSE payload type of SIF metadata.
@@ -65,7 +66,7 @@ pub fn open(data: &[u8], sig_hash: Option<HashAlg>, keys: &[Key]) -> Result<Open
         None => &text[start..],
     };
     let (msg, _) = CleartextSignedMessage::from_string(block)
-        .map_err(|e| format!("malformed OpenPGP clearsigned message: {e}"))?;
+        .map_err(|e| format!("malformed OpenPGP clearsigned message: {}", short(&e)))?;
     open_pgp(&msg, keys)
 }
 

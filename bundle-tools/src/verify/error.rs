@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum VerifyError {
     /// The image could not be opened or read.
     #[error(transparent)]
-    Sif(#[from] crate::Error),
+    Sif(#[from] crate::error::Error),
     #[error("key file {}: {err}", path.display())]
     KeyIo { path: PathBuf, err: std::io::Error },
     #[error("key file {}: {msg}", path.display())]
@@ -21,4 +21,12 @@ impl VerifyError {
             msg: msg.to_string(),
         }
     }
+}
+
+/// An rpgp error as one short line (some of its parse errors carry the input bytes).
+pub fn short(e: &pgp::errors::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" Error(").next().unwrap_or_default();
+    let s: String = s.chars().take(160).collect();
+    s.replace('\n', " ")
 }

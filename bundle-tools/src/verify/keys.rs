@@ -9,7 +9,7 @@ use pgp::composed::{Deserializable, SignedPublicKey};
 use pgp::types::KeyDetails;
 use sha2::{Digest as _, Sha256};
 
-use super::error::VerifyError;
+use super::error::{short, VerifyError};
 
 /// Bound on a key file: real ones are a few KiB.
 const KEY_FILE_LIMIT: u64 = 1 << 20;
@@ -61,7 +61,7 @@ pub fn load(path: &Path) -> Result<Vec<Key>, VerifyError> {
         Some(t) if t.contains("-----BEGIN PUBLIC KEY-----") => vec![load_pem(path, t)?],
         Some(t) if t.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") => {
             let (it, _) = SignedPublicKey::from_string_many(t)
-                .map_err(|e| VerifyError::key(path, format!("OpenPGP: {e}")))?;
+                .map_err(|e| VerifyError::key(path, format!("OpenPGP: {}", short(&e))))?;
             pgp_keys(path, it)?
         }
         Some(t) if t.contains("-----BEGIN") => {
@@ -71,8 +71,15 @@ pub fn load(path: &Path) -> Result<Vec<Key>, VerifyError> {
             ))
         }
         _ => {
-            let it = SignedPublicKey::from_bytes_many(&data[..])
-                .map_err(|e| VerifyError::key(path, format!("OpenPGP: {e}")))?;
+            let it = SignedPublicKey::from_bytes_many(&data[..]).map_err(|e| {
+                VerifyError::key(
+                    path,
+                    format!(
+                        "neither a PEM public key nor an OpenPGP key ({})",
+                        short(&e)
+                    ),
+                )
+            })?;
             pgp_keys(path, it)?
         }
     };
@@ -88,11 +95,11 @@ fn pgp_keys(
 ) -> Result<Vec<Key>, VerifyError> {
     let mut out = Vec::new();
     for k in it {
-        let k = k.map_err(|e| VerifyError::key(path, format!("OpenPGP: {e}")))?;
+        let k = k.map_err(|e| VerifyError::key(path, format!("OpenPGP: {}", short(&e))))?;
         // A certificate whose self-signatures do not verify is not the key it claims.
-        k.details
-            .verify_bindings(&k.primary_key)
-            .map_err(|e| VerifyError::key(path, format!("OpenPGP self-signature: {e}")))?;
+        k.details.verify_bindings(&k.primary_key).map_err(|e| {
+            VerifyError::key(path, format!("OpenPGP self-signature: {}", short(&e)))
+        })?;
         out.push(Key {
             path: path.to_path_buf(),
             kind: "pgp",

@@ -70,7 +70,7 @@ pub fn verify_sif<R: ReadAt>(sif: &Sif<R>, keys: &[Key]) -> Result<Report, Verif
     let mut raw_header = [0u8; HEADER_SIZE];
     sif.source()
         .read_exact_at(&mut raw_header, 0)
-        .map_err(|e| crate::Error::io(sif.path(), e))?;
+        .map_err(|e| crate::error::Error::io(sif.path(), e))?;
     let header_input = digest::header_input(&raw_header);
 
     let mut plan = Plan::default();
@@ -184,13 +184,19 @@ fn examine<R: ReadAt>(
         Link::None => Covers::None,
     };
     let entity_hex = (entity != [0u8; 20]).then(|| keys::fingerprint_hex(&entity));
+    // What the link names; the signed metadata refines it once the envelope opens.
+    let objects = match d.link {
+        Link::Group(g) => sif.group(g).map(|o| o.id).collect(),
+        Link::Object(o) => vec![o],
+        Link::None => Vec::new(),
+    };
     let mut p = Pending {
         r: SignatureResult {
             id: d.id,
             format: "pgp",
             legacy: false,
             covers,
-            objects: Vec::new(),
+            objects,
             hash: hash.to_string(),
             signers: entity_hex.iter().cloned().collect(),
             key: None,
@@ -205,7 +211,7 @@ fn examine<R: ReadAt>(
     };
     let data = match sif.read_object(d, SIGNATURE_LIMIT) {
         Ok(b) => b,
-        Err(crate::Error::Object { msg, .. }) => {
+        Err(crate::error::Error::Object { msg, .. }) => {
             p.failures.push(format!("signature object {msg}"));
             return Ok(p);
         }
@@ -412,7 +418,7 @@ fn raw_descriptor<R: ReadAt>(
     let off = sif.header().descriptors_offset as u64 + (d.slot * DESCRIPTOR_SIZE) as u64;
     sif.source()
         .read_exact_at(&mut raw, off)
-        .map_err(|e| crate::Error::io(sif.path(), e))?;
+        .map_err(|e| crate::error::Error::io(sif.path(), e))?;
     Ok(raw)
 }
 
