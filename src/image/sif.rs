@@ -46,6 +46,7 @@ pub enum SifCmd {
     /// only if every signature is valid and one was checked against a given key,
     /// 1 if not, 2 if the image or a key file cannot be used
     Verify {
+        /// SIF or OCI-SIF image
         image: PathBuf,
         /// Public key: OpenPGP (armored or binary) or PEM SPKI (Ed25519, RSA, ECDSA);
         /// repeatable

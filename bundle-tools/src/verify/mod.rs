@@ -225,7 +225,8 @@ fn examine<R: ReadAt>(
         }
     };
     for s in &opened.signers {
-        if !p.r.signers.contains(s) {
+        // A key id is the tail of a fingerprint already listed: list it once.
+        if !p.r.signers.iter().any(|known| known.ends_with(s.as_str())) {
             p.r.signers.push(s.clone());
         }
     }
