@@ -7,6 +7,7 @@
 //! * [`build`]: `sifrun sif build`: OCI-SIF / native SIF from OCI images and directories.
 //! * [`mount`]: `mount`/`umount` of a SIF as an OCI bundle (kernel or FUSE).
 //! * [`listing`]: `sifrun sif list/info/header` renderings.
+//! * [`verify`]: `sifrun sif verify`: SIF signatures (OpenPGP, DSSE, legacy) and OCI-SIF digests.
 //! * [`error`]: the crate's one error type.
 
 pub mod build;
@@ -16,5 +17,6 @@ pub mod listing;
 pub mod mount;
 pub mod oci_sif;
 pub mod sif;
+pub mod verify;
 
 pub use error::{Error, Result};

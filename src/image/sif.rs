@@ -1,5 +1,6 @@
 //! `sifrun sif list|info|header IMAGE`: inspect a SIF without external tools.
 //! `sifrun sif build [--oci] [-q] OUT SOURCE`: build a SIF / OCI-SIF.
+//! `sifrun sif verify IMAGE [--key FILE]... [--json]`: check its signatures.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,9 @@ use anyhow::Context;
 use bundle_tools::build;
 use bundle_tools::listing;
 use bundle_tools::sif::Sif as SifImage;
+use bundle_tools::verify;
+
+use crate::runtime::ctx::ExitWith;
 
 #[derive(clap::Args, Debug)]
 pub struct Sif {
@@ -38,6 +42,20 @@ pub enum SifCmd {
     },
     /// Build an OCI-SIF from an OCI image, or a native SIF (or OCI-SIF) from a directory
     Build(BuildArgs),
+    /// Verify the image's signatures (PGP, DSSE, legacy) and OCI blob digests: exit 0
+    /// only if every signature is valid and one was checked against a given key,
+    /// 1 if not, 2 if the image or a key file cannot be used
+    Verify {
+        /// SIF or OCI-SIF image
+        image: PathBuf,
+        /// Public key: OpenPGP (armored or binary) or PEM SPKI (Ed25519, RSA, ECDSA);
+        /// repeatable
+        #[arg(long = "key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +107,27 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exit codes as gpg's: 1 = did not verify, 2 = could not check.
+fn verify(image: &std::path::Path, keys: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let report = verify::verify_image(image, keys).map_err(|e| ExitWith {
+        code: 2,
+        error: anyhow::anyhow!("verify {}: {e}", image.display()),
+    })?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.to_text());
+    }
+    if !report.verified {
+        return Err(ExitWith {
+            code: 1,
+            error: anyhow::anyhow!("{}: not verified: {}", image.display(), report.summary()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn open(p: &std::path::Path) -> anyhow::Result<SifImage> {
     SifImage::open(p).with_context(|| format!("{}", p.display()))
 }
@@ -101,6 +140,7 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
 pub fn sif(args: Sif) -> anyhow::Result<()> {
     match args.cmd {
         SifCmd::Build(a) => build(a),
+        SifCmd::Verify { image, keys, json } => verify(&image, &keys, json),
         SifCmd::List { image, json } => {
             let sif = open(&image)?;
             if json {

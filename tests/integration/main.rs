@@ -19,6 +19,7 @@
 //! | [`checkpoint`] | `checkpoint`, `restore` |
 //! | [`mount_umount`] | `mount`, `umount`, running a mounted SIF / OCI-SIF |
 //! | [`sif`] | `sif list`, `sif info`, `sif header`, `sif build` |
+//! | [`sif_verify`] | `sif verify`: PGP, DSSE and legacy signatures, OCI-SIF digests |
 //! | [`oci`] | `oci run --image`, `oci create`/`start`/`attach`/`logs`/`kill`/…, attach in tmux |
 //! | [`rootless`] | an unprivileged user: lifecycle, a FUSE-mounted SIF |
 //! | [`security`] | CVE regressions, hostile input, fuzz regression replays |
@@ -43,6 +44,7 @@ mod rootless;
 mod run;
 mod security;
 mod sif;
+mod sif_verify;
 mod spec_features;
 mod unprivileged;
 mod update;
