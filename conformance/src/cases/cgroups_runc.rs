@@ -106,6 +106,28 @@ fn started(ctx: &mut Ctx, b: &crate::bundle::Bundle) -> Result<Option<(String, i
     Ok(Some((id, pid)))
 }
 
+/// A started `sleep 1000` container in a cgroupsPath of its own (with `resources`),
+/// on a v1 host with the controllers `ctls`: (id, init pid, cgroups path), or None
+/// when the case is skipped or the start failed (already reported).
+fn cg_sleeper(
+    ctx: &mut Ctx,
+    ctls: &[&str],
+    resources: Option<serde_json::Value>,
+) -> Result<Option<(String, i64, String)>> {
+    if !v1_host(ctx, ctls) {
+        return Ok(None);
+    }
+    let mut b = ctx.bundle()?;
+    let cg = ctx.cgpath();
+    b.config["linux"]["cgroupsPath"] = json!(cg);
+    for (k, v) in resources.iter().flat_map(|r| r.as_object()).flatten() {
+        b.config["linux"]["resources"][k] = v.clone();
+    }
+    b.shell("sleep 1000");
+    b.write()?;
+    Ok(started(ctx, &b)?.map(|(id, pid)| (id, pid, cg)))
+}
+
 /// runc 1.1: the container (cgroup namespace, cgroupfs mounted read-write) makes
 /// `sub` in each controller and moves itself and a child there; `delete --force`
 /// kills them, removes the sub-cgroups, the cgroup and the state.
@@ -182,15 +204,7 @@ fn delete_force_with_sub_cgroups(ctx: &mut Ctx) -> Result<()> {
 /// hierarchy (name=systemd and the cgroup2 one at /sys/fs/cgroup/unified too), and
 /// an exec'd process joins all of them: its /proc/PID/cgroup equals the init's.
 fn exec_joins_every_hierarchy(ctx: &mut Ctx) -> Result<()> {
-    if !v1_host(ctx, &["pids"]) {
-        return Ok(());
-    }
-    let mut b = ctx.bundle()?;
-    let cg = ctx.cgpath();
-    b.config["linux"]["cgroupsPath"] = json!(cg);
-    b.shell("sleep 1000");
-    b.write()?;
-    let Some((id, pid)) = started(ctx, &b)? else {
+    let Some((id, pid, cg)) = cg_sleeper(ctx, &["pids"], None)? else {
         return Ok(());
     };
     let init = read(format!("/proc/{pid}/cgroup"));
@@ -221,16 +235,8 @@ fn exec_joins_every_hierarchy(ctx: &mut Ctx) -> Result<()> {
 /// runc's v1 manager refuses `linux.resources.unified` in `update -r` (an empty
 /// map too) and changes nothing.
 fn update_unified_on_v1(ctx: &mut Ctx) -> Result<()> {
-    if !v1_host(ctx, &["pids"]) {
-        return Ok(());
-    }
-    let mut b = ctx.bundle()?;
-    let cg = ctx.cgpath();
-    b.config["linux"]["cgroupsPath"] = json!(cg);
-    b.config["linux"]["resources"]["pids"] = json!({"limit": 100});
-    b.shell("sleep 1000");
-    b.write()?;
-    let Some((id, _)) = started(ctx, &b)? else {
+    let Some((id, _, cg)) = cg_sleeper(ctx, &["pids"], Some(json!({"pids": {"limit": 100}})))?
+    else {
         return Ok(());
     };
     let max = ctx.host.v1_dir("pids", &cg).unwrap().join("pids.max");
@@ -389,15 +395,7 @@ fn update_leaves_devices(ctx: &mut Ctx) -> Result<()> {
 /// controllers only; a sub-cgroup that does not exist is an error (exit 255) and
 /// is not created.
 fn exec_sub_cgroup(ctx: &mut Ctx) -> Result<()> {
-    if !v1_host(ctx, &["pids", "memory"]) {
-        return Ok(());
-    }
-    let mut b = ctx.bundle()?;
-    let cg = ctx.cgpath();
-    b.config["linux"]["cgroupsPath"] = json!(cg);
-    b.shell("sleep 1000");
-    b.write()?;
-    let Some((id, _)) = started(ctx, &b)? else {
+    let Some((id, _, cg)) = cg_sleeper(ctx, &["pids", "memory"], None)? else {
         return Ok(());
     };
     for dir in cg_dirs(ctx, &cg) {
@@ -603,15 +601,7 @@ fn pidfd_socket(ctx: &mut Ctx) -> Result<()> {
 /// runc 1.2 `update --cpu-idle N` and `--cpu-burst USECS` (and `cpu.idle`,
 /// `cpu.burst` in `-r`): written to cpu.idle and cpu.cfs_burst_us (v1), 0 too.
 fn update_cpu_idle_burst(ctx: &mut Ctx) -> Result<()> {
-    if !v1_host(ctx, &["cpu"]) {
-        return Ok(());
-    }
-    let mut b = ctx.bundle()?;
-    let cg = ctx.cgpath();
-    b.config["linux"]["cgroupsPath"] = json!(cg);
-    b.shell("sleep 1000");
-    b.write()?;
-    let Some((id, _)) = started(ctx, &b)? else {
+    let Some((id, _, cg)) = cg_sleeper(ctx, &["cpu"], None)? else {
         return Ok(());
     };
     let dir = ctx.host.v1_dir("cpu", &cg).unwrap();

@@ -842,34 +842,19 @@ fn cve_2025_52881_sysctl_write_is_not_redirected_by_a_mount() {
     if !require_root() {
         return;
     }
-    let rt = Runtime::new();
-    let host = TmpDir::new("sifrun-host52881");
-    let victim = host.join("victim");
-    std::fs::write(&victim, "host\n").unwrap();
+    let victim = Victim::new("52881");
     let b = Bundle::new(&["cat", "/proc/sys/kernel/domainname"]);
-    let bb = busybox().to_string_lossy().into_owned();
-    let v = victim.to_string_lossy().into_owned();
+    let v = victim.path();
     b.edit(|c| {
         c["linux"]["sysctl"] = serde_json::json!({"kernel.domainname": "sifrun-cve"});
-        c["hooks"] = serde_json::json!({"createContainer": [{
-            "path": bb,
-            "args": ["busybox", "sh", "-c",
-                     format!("{bb} mount --bind {v} \"$(pwd)/proc/sys/kernel/domainname\"")]
-        }]});
+        c["hooks"] = create_container_hook(&format!(
+            "$BB mount --bind {v} \"$(pwd)/proc/sys/kernel/domainname\""
+        ));
     });
-    let id = unique_id("cve52881");
-    let o = run_once(&rt, &b, &id);
-    eprintln!("{:?} {} {}", o.status, stdout(&o), stderr(&o));
-    if !o.status.success() {
-        assert_one_line_error(&o, None);
-    }
-    assert_eq!(
-        std::fs::read_to_string(&victim).unwrap(),
-        "host\n",
-        "the sysctl write went through the container's mount to a host file"
+    victim.run_and_check(
+        &b,
+        "the sysctl write went through the container's mount to a host file",
     );
-    assert!(mounts_under(&host.path).is_empty());
-    assert_no_leaks(&rt, &id);
 }
 
 /// CVE-2025-31133: masked files are covered with the container's /dev/null; a
@@ -881,14 +866,10 @@ fn cve_2025_31133_masking_uses_the_real_dev_null() {
     if !require_root() {
         return;
     }
-    let rt = Runtime::new();
-    let host = TmpDir::new("sifrun-host31133");
-    let victim = host.join("victim");
-    std::fs::write(&victim, "host\n").unwrap();
+    let victim = Victim::new("31133");
     let b = Bundle::new(&["sh", "-c", "echo pwned > /etc/masked-file; cat /hostvictim"]);
     std::fs::write(b.rootfs().join("etc/masked-file"), "secret\n").unwrap();
-    let bb = busybox().to_string_lossy().into_owned();
-    let v = victim.to_string_lossy().into_owned();
+    let v = victim.path();
     b.edit(|c| {
         c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
             "destination": "/hostvictim", "type": "bind", "source": v, "options": ["bind", "ro"]
@@ -897,23 +878,55 @@ fn cve_2025_31133_masking_uses_the_real_dev_null() {
             .as_array_mut()
             .unwrap()
             .push("/etc/masked-file".into());
-        c["hooks"] = serde_json::json!({"createContainer": [{
-            "path": bb,
-            "args": ["busybox", "sh", "-c",
-                     format!("{bb} rm -f dev/null && {bb} ln -s /hostvictim dev/null")]
-        }]});
+        c["hooks"] = create_container_hook("$BB rm -f dev/null && $BB ln -s /hostvictim dev/null");
     });
-    let id = unique_id("cve31133");
-    let o = run_once(&rt, &b, &id);
-    eprintln!("{:?} {} {}", o.status, stdout(&o), stderr(&o));
-    if !o.status.success() {
-        assert_one_line_error(&o, None);
+    victim.run_and_check(&b, "the masked path was a writable mount of the host file");
+}
+
+/// A host file that the attacks above would write to.
+struct Victim {
+    host: TmpDir,
+    tag: &'static str,
+}
+
+impl Victim {
+    fn new(tag: &'static str) -> Self {
+        let host = TmpDir::new(&format!("sifrun-host{tag}"));
+        std::fs::write(host.join("victim"), "host\n").unwrap();
+        Victim { host, tag }
     }
-    assert_eq!(
-        std::fs::read_to_string(&victim).unwrap(),
-        "host\n",
-        "the masked path was a writable mount of the host file"
-    );
-    assert!(mounts_under(&host.path).is_empty());
-    assert_no_leaks(&rt, &id);
+
+    fn path(&self) -> String {
+        self.host.join("victim").to_string_lossy().into_owned()
+    }
+
+    /// Runs `b`: it may fail (with one line), but the victim is unchanged, nothing is
+    /// mounted on the host and nothing leaks.
+    fn run_and_check(&self, b: &Bundle, what: &str) {
+        let rt = Runtime::new();
+        let id = unique_id(&format!("cve{}", self.tag));
+        let o = run_once(&rt, b, &id);
+        eprintln!("{:?} {} {}", o.status, stdout(&o), stderr(&o));
+        if !o.status.success() {
+            assert_one_line_error(&o, None);
+        }
+        assert_eq!(
+            std::fs::read_to_string(self.path()).unwrap(),
+            "host\n",
+            "{what}"
+        );
+        assert!(mounts_under(&self.host.path).is_empty());
+        assert_no_leaks(&rt, &id);
+    }
+}
+
+/// A createContainer hook: `script` run by the host's busybox sh (as `$BB`) in the
+/// container's mount namespace, from the container's root.
+fn create_container_hook(script: &str) -> serde_json::Value {
+    let bb = busybox().to_string_lossy().into_owned();
+    serde_json::json!({"createContainer": [{
+        "path": bb,
+        "args": ["busybox", "sh", "-c", script],
+        "env": [format!("BB={bb}")]
+    }]})
 }
