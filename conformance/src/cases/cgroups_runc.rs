@@ -94,18 +94,6 @@ fn gone(pid: i64, t: Duration) -> bool {
     }
 }
 
-/// Create + start `b` at cgroupsPath `cg`; the init's host pid.
-fn started(ctx: &mut Ctx, b: &crate::bundle::Bundle) -> Result<Option<(String, i64)>> {
-    let Some((id, pid)) = ctx.create_only(b)? else {
-        return Ok(None);
-    };
-    let s = ctx.rt.start(&id);
-    if !ctx.rep.check("start succeeds", s.success(), s.diag()) {
-        return Ok(None);
-    }
-    Ok(Some((id, pid)))
-}
-
 /// A started `sleep 1000` container in a cgroupsPath of its own (with `resources`),
 /// on a v1 host with the controllers `ctls`: (id, init pid, cgroups path), or None
 /// when the case is skipped or the start failed (already reported).
@@ -125,7 +113,7 @@ fn cg_sleeper(
     }
     b.shell("sleep 1000");
     b.write()?;
-    Ok(started(ctx, &b)?.map(|(id, pid)| (id, pid, cg)))
+    Ok(ctx.started(&b)?.map(|(id, pid)| (id, pid, cg)))
 }
 
 /// runc 1.1: the container (cgroup namespace, cgroupfs mounted read-write) makes
@@ -150,7 +138,7 @@ fn delete_force_with_sub_cgroups(ctx: &mut Ctx) -> Result<()> {
          sleep 1000 & echo moved; wait",
     );
     b.write()?;
-    let Some((id, pid)) = started(ctx, &b)? else {
+    let Some((id, pid)) = ctx.started(&b)? else {
         return Ok(());
     };
     let out = b.dir.join("create.out");
@@ -300,7 +288,7 @@ fn devices_minimal_transition(ctx: &mut Ctx) -> Result<()> {
     ]);
     b.shell("sleep 1000");
     b.write()?;
-    let Some((id, _)) = started(ctx, &b)? else {
+    let Some((id, _)) = ctx.started(&b)? else {
         return Ok(());
     };
     let list = read(dir.join("devices.list"));
@@ -345,7 +333,7 @@ fn update_leaves_devices(ctx: &mut Ctx) -> Result<()> {
     b.config["linux"]["cgroupsPath"] = json!(cg);
     b.shell("sleep 1000");
     b.write()?;
-    let Some((id, _)) = started(ctx, &b)? else {
+    let Some((id, _)) = ctx.started(&b)? else {
         return Ok(());
     };
     let dir = ctx.host.v1_dir("devices", &cg).unwrap();

@@ -18,7 +18,7 @@ pub mod update_events;
 
 use crate::bundle::{Bundle, Template};
 use crate::host::Host;
-use crate::runtime::{CreateOpts, Runtime};
+use crate::runtime::{CreateOpts, Out, Runtime};
 use crate::tap::Reporter;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -192,8 +192,22 @@ impl<'a> Ctx<'a> {
         Ok(Some((id, pid)))
     }
 
-    /// Assert that creating (and starting) `b` fails, then clean up.
-    pub fn expect_create_fails(&mut self, b: &Bundle, name: &str) -> Result<()> {
+    /// [`Ctx::create_only`], then `start`: (id, init pid) of the started container, or
+    /// None when either step failed (already reported).
+    pub fn started(&mut self, b: &Bundle) -> Result<Option<(String, i64)>> {
+        let Some((id, pid)) = self.create_only(b)? else {
+            return Ok(None);
+        };
+        let s = self.rt.start(&id);
+        if !self.rep.check("start succeeds", s.success(), s.diag()) {
+            return Ok(None);
+        }
+        Ok(Some((id, pid)))
+    }
+
+    /// Assert that creating (and starting) `b` fails, then clean up. Returns what
+    /// `create` printed, for checks of its error.
+    pub fn expect_create_fails(&mut self, b: &Bundle, name: &str) -> Result<Out> {
         b.write()?;
         let id = self.id();
         let c = self.rt.create(&id, &b.dir, &CreateOpts::default());
@@ -213,7 +227,7 @@ impl<'a> Ctx<'a> {
                 st.diag(),
             );
         }
-        Ok(())
+        Ok(c)
     }
 
     pub fn cleanup(&mut self) {

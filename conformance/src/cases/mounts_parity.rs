@@ -339,7 +339,8 @@ fn idmap_without_mappings(ctx: &mut Ctx) -> Result<()> {
         "destination": "/mnt/x", "type": "bind",
         "source": src.to_string_lossy(), "options": ["rbind", "idmap"],
     }));
-    ctx.expect_create_fails(&b, "create fails")
+    ctx.expect_create_fails(&b, "create fails")?;
+    Ok(())
 }
 
 /// linux.maskedPaths with duplicates (masked once, no error) and several

@@ -291,15 +291,10 @@ fn notify_run(ctx: &mut Ctx) -> Result<()> {
         b.shell(MKDIR_PROBE);
         b.config["process"]["noNewPrivileges"] = json!(nnp);
         b.config["linux"]["seccomp"] = notify_profile(&agent.path, &["mkdir", "mkdirat"]);
-        b.write()?;
-        let id = ctx.id();
-        let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
-        if !ctx.rep.check("create succeeds", c.success(), c.diag()) {
+        let Some((id, pid)) = ctx.started(&b)? else {
             continue;
-        }
-        let pid = ctx.rt.state_json(&id)?["pid"].as_i64();
-        let s = ctx.rt.start(&id);
-        ctx.rep.check("start succeeds", s.success(), s.diag());
+        };
+        let pid = Some(pid);
         ctx.rt.wait_status(&id, "stopped", WAIT);
         let out = std::fs::read_to_string(b.dir.join("create.out")).unwrap_or_default();
         let err = std::fs::read_to_string(b.dir.join("create.err")).unwrap_or_default();
@@ -330,15 +325,10 @@ fn notify_exec(ctx: &mut Ctx) -> Result<()> {
         b.config["process"]["args"] = json!(["sleep", "30"]);
         b.config["process"]["noNewPrivileges"] = json!(nnp);
         b.config["linux"]["seccomp"] = notify_profile(&agent.path, &["mkdir", "mkdirat"]);
-        b.write()?;
-        let id = ctx.id();
-        let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
-        if !ctx.rep.check("create succeeds", c.success(), c.diag()) {
+        let Some((id, pid)) = ctx.started(&b)? else {
             continue;
-        }
-        let pid = ctx.rt.state_json(&id)?["pid"].as_i64();
-        let s = ctx.rt.start(&id);
-        ctx.rep.check("start succeeds", s.success(), s.diag());
+        };
+        let pid = Some(pid);
         let o = ctx.rt.run(&["exec", &id, "sh", "-c", MKDIR_PROBE]);
         ctx.rep.check(
             "exec: mkdir fails with the agent's errno",
@@ -451,26 +441,13 @@ fn notify_refused(ctx: &mut Ctx) -> Result<()> {
             p["listenerPath"] = path;
         }
         b.config["linux"]["seccomp"] = p;
-        b.write()?;
-        let id = ctx.id();
-        let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
-        let mut failed = c.failed();
-        if !failed {
-            failed = ctx.rt.start(&id).failed();
-        }
-        ctx.rep
-            .check(&format!("{what}: create fails"), failed, c.diag());
+        let c = ctx.expect_create_fails(&b, &format!("{what}: create fails"))?;
         if !msg.is_empty() {
             ctx.rep.check(
                 &format!("{what}: the error says why"),
                 c.stderr.contains(msg),
                 c.diag(),
             );
-        }
-        if c.failed() {
-            let st = ctx.rt.state(&id);
-            ctx.rep
-                .check("nothing is left behind", st.failed(), st.diag());
         }
     }
     ctx.rep.eq(
