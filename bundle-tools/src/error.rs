@@ -41,6 +41,9 @@ pub enum Error {
     Loop(String),
     #[error("config generation: {0}")]
     Config(String),
+    /// The image failed the signature policy (the policy's own one-line message).
+    #[error("{0}")]
+    Trust(String),
     #[error("bundle {path} is in use by container {id} (use --force to unmount anyway)")]
     InUse { path: PathBuf, id: String },
 

@@ -8,6 +8,8 @@
 //! * [`mount`]: `mount`/`umount` of a SIF as an OCI bundle (kernel or FUSE).
 //! * [`listing`]: `sifrun sif list/info/header` renderings.
 //! * [`verify`]: `sifrun sif verify`: SIF signatures (OpenPGP, DSSE, legacy) and OCI-SIF digests.
+//! * [`verify`]'s `sign`: `sifrun sif sign` (DSSE, Ed25519).
+//! * [`policy`]: whose signatures `mount` requires (`--verify`, the site's sifrun.toml).
 //! * [`error`]: the crate's one error type.
 
 pub mod build;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod listing;
 pub mod mount;
 pub mod oci_sif;
+pub mod policy;
 pub mod sif;
 pub mod verify;
 

@@ -6,12 +6,15 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use bundle_tools::mount::{self as bundle, MountMode};
+use bundle_tools::policy::Policy;
 
 pub mod options;
 pub mod sif;
+pub mod trust;
 
 use bundle_tools::config::options::{Action, Options, Profile};
 pub use options::RunOptions;
+pub use trust::TrustArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct Mount {
@@ -26,6 +29,8 @@ pub struct Mount {
     pub oci_mode: bool,
     #[command(flatten)]
     pub run: RunOptions,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// SIF or OCI-SIF image
     pub image: PathBuf,
     /// Bundle directory to create (must not exist or be empty)
@@ -43,17 +48,19 @@ pub fn mount(args: Mount) -> anyhow::Result<()> {
         Profile::Bundle
     };
     let opts = args.run.to_options(profile, Action::Image)?;
-    mount_with(&args.image, &args.bundle, args.mode, &opts)
+    let policy = args.trust.policy()?;
+    mount_with(&args.image, &args.bundle, args.mode, &opts, &policy)
 }
 
-/// Mount with `opts`, telling the user what the options could not do.
+/// Mount with `opts` under `policy`, telling the user what the options could not do.
 pub fn mount_with(
     image: &std::path::Path,
     bundle_dir: &std::path::Path,
     mode: MountMode,
     opts: &Options,
+    policy: &Policy,
 ) -> anyhow::Result<()> {
-    let m = bundle::mount_with(image, bundle_dir, mode, opts)
+    let m = bundle::mount_trusted(image, bundle_dir, mode, opts, policy)
         .with_context(|| format!("mount {} on {}", image.display(), bundle_dir.display()))?;
     for n in &m.notes {
         eprintln!("sifrun: {n}");

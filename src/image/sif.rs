@@ -1,6 +1,7 @@
 //! `sifrun sif list|info|header IMAGE`: inspect a SIF without external tools.
 //! `sifrun sif build [--oci] [-q] OUT SOURCE`: build a SIF / OCI-SIF.
 //! `sifrun sif verify IMAGE [--key FILE]... [--json]`: check its signatures.
+//! `sifrun sif sign --key PRIVATE.pem IMAGE`: add one.
 
 use std::path::PathBuf;
 
@@ -42,6 +43,16 @@ pub enum SifCmd {
     },
     /// Build an OCI-SIF from an OCI image, or a native SIF (or OCI-SIF) from a directory
     Build(BuildArgs),
+    /// Sign every object group of the image with an Ed25519 private key (PKCS#8 PEM,
+    /// e.g. from `openssl genpkey -algorithm ed25519`): a DSSE signature as
+    /// `singularity sign --key` adds; the image is changed in place
+    Sign {
+        /// SIF or OCI-SIF image
+        image: PathBuf,
+        /// Private key (PEM)
+        #[arg(long = "key", value_name = "FILE")]
+        key: PathBuf,
+    },
     /// Verify the image's signatures (PGP, DSSE, legacy) and OCI blob digests: exit 0
     /// only if every signature is valid and one was checked against a given key,
     /// 1 if not, 2 if the image or a key file cannot be used
@@ -141,6 +152,17 @@ pub fn sif(args: Sif) -> anyhow::Result<()> {
     match args.cmd {
         SifCmd::Build(a) => build(a),
         SifCmd::Verify { image, keys, json } => verify(&image, &keys, json),
+        SifCmd::Sign { image, key } => {
+            let ids = verify::sign::sign_image(&image, &key)
+                .with_context(|| format!("sign {}", image.display()))?;
+            let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+            eprintln!(
+                "sifrun: signed {} (signature object {})",
+                image.display(),
+                ids.join(", ")
+            );
+            Ok(())
+        }
         SifCmd::List { image, json } => {
             let sif = open(&image)?;
             if json {

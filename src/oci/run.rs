@@ -21,7 +21,7 @@ use nix::unistd::isatty;
 
 use super::create;
 use super::dir::OciDir;
-use crate::image::{self, RunOptions};
+use crate::image::{self, RunOptions, TrustArgs};
 use crate::runtime::ctx::{exit_byte, Ctx};
 use crate::runtime::unix;
 
@@ -56,6 +56,8 @@ pub struct Run {
     pub common: create::Common,
     #[command(flatten)]
     pub opts: RunOptions,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Container identifier (with --image: optional, a unique one is made up)
     pub container_id: Option<String>,
     /// With --image: arguments for the image's command (with --exec: the command)
@@ -73,7 +75,11 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
             if !args.args.is_empty() {
                 bail!("a command line after -- needs --image (edit config.json of a bundle)");
             }
-            if args.opts != RunOptions::default() || args.exec || args.shell {
+            if args.opts != RunOptions::default()
+                || args.trust != TrustArgs::default()
+                || args.exec
+                || args.shell
+            {
                 bail!("OCI-mode options need --image (a bundle's config.json is already made: give them to sifrun mount)");
             }
             let Some(id) = args.container_id.clone() else {
@@ -126,6 +132,8 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
         Action::Run(args.args.clone())
     };
     let mut opts = args.opts.to_options(Profile::OciMode, action)?;
+    // A bad site file or key option fails before anything is made.
+    let policy = args.trust.policy()?;
     opts.terminal = Some(isatty(0).unwrap_or(false) && isatty(1).unwrap_or(false));
     let image = super::image_cache::resolve(image)?;
     let id = match &args.container_id {
@@ -146,7 +154,7 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
     signals.thread_block()?;
     let dir = create::claim_dir(ctx, &id)?;
     let bundle = dir.path(OciDir::BUNDLE);
-    let result = image::mount_with(&image, &bundle, args.mode, &opts)
+    let result = image::mount_with(&image, &bundle, args.mode, &opts, &policy)
         .and_then(|()| run_child(&bundle, &id, args, ctx, &signals));
     let cleanup = clean_up(ctx, &id, &dir, &bundle);
     let code = result?;

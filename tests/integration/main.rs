@@ -46,5 +46,6 @@ mod security;
 mod sif;
 mod sif_verify;
 mod spec_features;
+mod trust_policy;
 mod unprivileged;
 mod update;

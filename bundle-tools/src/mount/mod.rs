@@ -34,6 +34,7 @@ mod mountinfo;
 mod plan;
 mod state;
 mod teardown;
+mod trust;
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -41,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Host, Options};
 use crate::error::{Error, Result};
+use crate::policy::Policy;
 use crate::sif::Sif;
 pub use mode::MountMode;
 use mode::{is_root, merr};
@@ -160,21 +162,36 @@ fn unprivileged_mode(
 /// [`mount`] with run options, which decide config.json and, for a caller who is
 /// not root, whether FUSE can serve the container's ids.
 pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) -> Result<Mounted> {
+    mount_trusted(image, bundle, mode, opts, &Policy::default())
+}
+
+/// [`mount_with`] under a signature policy, checked before anything is created.
+pub fn mount_trusted(
+    image: &Path,
+    bundle: &Path,
+    mode: MountMode,
+    opts: &Options,
+    policy: &Policy,
+) -> Result<Mounted> {
     opts.validate()?;
     let host = Host::current(opts.fakeroot)?;
     let image_arg = image.to_string_lossy().into_owned();
     let image = fs::canonicalize(image).map_err(|e| Error::io(image, e))?;
     let sif = Sif::open(&image)?;
-    let (source, layers) = plan::plan(&sif)?;
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let overlays = config::options::binds::parse_overlays(&opts.overlays, &cwd)?;
     let mut mode_notes = vec![];
+    let trust = trust::check(&sif, policy, &overlays, &mut mode_notes)?;
+    // From here on the image is read through the file just opened (and verified),
+    // never through its path, which could be pointed elsewhere meanwhile.
+    let source_path = trust::open_file_path(&sif);
+    let (source, layers) = plan::plan(&sif)?;
     let mode = if is_root() {
-        mode
+        trust::kernel_gate(mode, &trust, &mut mode_notes)?
     } else {
         unprivileged_prerequisites(&host)?;
         unprivileged_mode(mode, &layers, &host, &mut mode_notes)?
     };
-    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-    let overlays = config::options::binds::parse_overlays(&opts.overlays, &cwd)?;
     if !overlays.is_empty() && mode == MountMode::Extract {
         return Err(merr("--overlay needs kernel or fuse mode, not extract"));
     }
@@ -238,7 +255,7 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
         notes.splice(0..0, mode_notes.iter().cloned());
         Mounted { state: st, notes }
     };
-    match build(&mut st, &sif, &source, &layers, &ctx) {
+    match build(&mut st, &source_path, &source, &layers, &ctx) {
         Ok(notes) => Ok(done(st, notes)),
         Err(e) if mode == MountMode::Auto && st.mode == MountMode::Kernel => {
             // The kernel path failed (no loop devices, no overlay in a container …):
@@ -248,7 +265,7 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
                 create_bundle_dir(&st.bundle)?;
             }
             st.mode = MountMode::Fuse;
-            match build(&mut st, &sif, &source, &layers, &ctx) {
+            match build(&mut st, &source_path, &source, &layers, &ctx) {
                 Ok(notes) => Ok(done(st, notes)),
                 Err(e2) => {
                     let _ = teardown(&mut st, true, true);
@@ -283,7 +300,7 @@ struct BuildCtx<'a> {
 /// files the options put next to it. Returns the notes for the user.
 fn build(
     st: &mut MountState,
-    sif: &Sif,
+    image: &Path,
     source: &Source,
     layers: &[Layer],
     ctx: &BuildCtx,
@@ -291,14 +308,12 @@ fn build(
     let lay = Layout::new(&st.bundle);
     st.mkdirs(&lay.dirs(layers.len()))?;
     if st.mode == MountMode::Extract {
-        extract::extract(sif.path(), layers, &lay.rootfs)?;
+        extract::extract(image, layers, &lay.rootfs)?;
     } else {
         for (i, l) in layers.iter().enumerate() {
             match st.mode {
-                MountMode::Fuse => {
-                    fuse::mount_layer(st, sif.path(), l, &lay.layer(i), ctx.other_users)?
-                }
-                _ => kernel::mount_layer(st, sif.path(), l, &lay.layer(i))?,
+                MountMode::Fuse => fuse::mount_layer(st, image, l, &lay.layer(i), ctx.other_users)?,
+                _ => kernel::mount_layer(st, image, l, &lay.layer(i))?,
             }
         }
         let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;

@@ -6,7 +6,7 @@ pub mod reader;
 pub mod types;
 pub mod writer;
 
-pub use descriptor::{Descriptor, Extra, Link, DESCRIPTOR_SIZE};
+pub use descriptor::{encode_extra, Descriptor, Extra, Link, DESCRIPTOR_SIZE, GROUP_MASK};
 pub use header::{format_time, Header, HEADER_SIZE, ZERO_TIME};
 pub use reader::{ReadAt, Sif};
 pub use types::*;

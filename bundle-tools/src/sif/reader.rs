@@ -130,6 +130,10 @@ impl<R: ReadAt> Sif<R> {
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// The source, to write to it (the signer appends to the file it read).
+    pub fn into_source(self) -> R {
+        self.src
+    }
     pub fn file_size(&self) -> u64 {
         self.file_size
     }

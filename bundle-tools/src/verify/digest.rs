@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::digest::DynDigest;
 
-use crate::sif::{HashType, ReadAt, Sif, DESCRIPTOR_SIZE, HEADER_SIZE};
+use crate::sif::{Descriptor, HashType, ReadAt, Sif, DESCRIPTOR_SIZE, HEADER_SIZE};
 
 /// Digest algorithms the signed metadata may name (the reference library's list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -206,4 +206,17 @@ pub fn hash_objects<R: ReadAt>(sif: &Sif<R>, plan: &Plan) -> crate::error::Resul
     }
     out.elapsed = start.elapsed();
     Ok(out)
+}
+
+/// The descriptor's bytes as stored in the table (the digests cover them).
+pub fn raw_descriptor<R: ReadAt>(
+    sif: &Sif<R>,
+    d: &Descriptor,
+) -> crate::error::Result<[u8; DESCRIPTOR_SIZE]> {
+    let mut raw = [0u8; DESCRIPTOR_SIZE];
+    let off = sif.header().descriptors_offset as u64 + (d.slot * DESCRIPTOR_SIZE) as u64;
+    sif.source()
+        .read_exact_at(&mut raw, off)
+        .map_err(|e| crate::error::Error::io(sif.path(), e))?;
+    Ok(raw)
 }

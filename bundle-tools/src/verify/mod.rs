@@ -16,13 +16,14 @@ pub mod error;
 pub mod keys;
 pub mod oci;
 pub mod report;
+pub mod sign;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::sif::{DataType, Descriptor, Extra, Link, ReadAt, Sif, DESCRIPTOR_SIZE, HEADER_SIZE};
+use crate::sif::{DataType, Descriptor, Extra, Link, ReadAt, Sif, HEADER_SIZE};
 use digest::{Digest, Digests, HashAlg, Plan};
 use envelope::{Format, KeyOutcome, Opened};
 pub use error::VerifyError;
@@ -386,7 +387,7 @@ fn metadata<R: ReadAt>(
                 continue;
             }
         };
-        let raw = raw_descriptor(sif, o)?;
+        let raw = digest::raw_descriptor(sif, o)?;
         let input = digest::descriptor_input(&raw, om.relative_id);
         let desc_ok = desc.alg.digest(&input) == desc.value;
         if !desc_ok {
@@ -409,18 +410,6 @@ fn metadata<R: ReadAt>(
     }
     p.r.objects = signed.into_iter().collect();
     Ok(())
-}
-
-fn raw_descriptor<R: ReadAt>(
-    sif: &Sif<R>,
-    d: &Descriptor,
-) -> Result<[u8; DESCRIPTOR_SIZE], VerifyError> {
-    let mut raw = [0u8; DESCRIPTOR_SIZE];
-    let off = sif.header().descriptors_offset as u64 + (d.slot * DESCRIPTOR_SIZE) as u64;
-    sif.source()
-        .read_exact_at(&mut raw, off)
-        .map_err(|e| crate::error::Error::io(sif.path(), e))?;
-    Ok(raw)
 }
 
 /// Compare the streamed digests and settle the signature's status.
