@@ -20,6 +20,9 @@ pub const MAX_DESCRIPTORS: i64 = 1 << 16;
 pub trait ReadAt {
     fn size(&self) -> std::io::Result<u64>;
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+    /// A hint that `len` bytes at `offset` will be read soon (files start reading them
+    /// in the background, so a pass that hashes as it reads overlaps disk and CPU).
+    fn will_need(&self, _offset: u64, _len: u64) {}
 }
 
 impl ReadAt for File {
@@ -28,6 +31,18 @@ impl ReadAt for File {
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         FileExt::read_exact_at(self, buf, offset)
+    }
+    fn will_need(&self, offset: u64, len: u64) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: advice on an fd we own; a failure only loses the hint.
+        unsafe {
+            libc::posix_fadvise(
+                self.as_raw_fd(),
+                offset as libc::off_t,
+                len as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            );
+        }
     }
 }
 

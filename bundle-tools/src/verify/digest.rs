@@ -156,6 +156,8 @@ pub struct Digests {
 }
 
 const CHUNK: usize = 1 << 20;
+/// Read-ahead window (a multiple of CHUNK).
+const AHEAD: u64 = 16 << 20;
 
 /// Read every object the plan names once, in table order (the order legacy group
 /// digests concatenate in), feeding each chunk to every hasher that wants it.
@@ -183,6 +185,11 @@ pub fn hash_objects<R: ReadAt>(sif: &Sif<R>, plan: &Plan) -> crate::error::Resul
         let mut off = 0u64;
         while off < size {
             let n = (size - off).min(CHUNK as u64) as usize;
+            if off % AHEAD == 0 {
+                // This window and the next are read from disk while hashing goes on.
+                sif.source()
+                    .will_need(d.offset as u64 + off, (2 * AHEAD).min(size - off));
+            }
             sif.read_object_at(d, off, &mut buf[..n])?;
             for (_, h) in &mut mine {
                 h.update(&buf[..n]);
