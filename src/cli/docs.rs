@@ -1,0 +1,25 @@
+//! Arguments of `sifrun completion` and the hidden `sifrun __man` (installation aids).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Print a completion script for SHELL on stdout. hack/install.sh installs them; \
+by hand: `source <(sifrun completion bash)`, or write the output to \
+/usr/share/bash-completion/completions/sifrun, a directory on zsh's $fpath as _sifrun, or \
+~/.config/fish/completions/sifrun.fish."
+)]
+pub struct Completion {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct Man {
+    /// Directory to write the pages into (sifrun.8, sifrun-create.8, ...)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
