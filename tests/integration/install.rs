@@ -27,6 +27,14 @@ fn install(prefix: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+fn missing(tool: &str) -> bool {
+    let gone = !have(tool);
+    if gone {
+        eprintln!("skipped: no {tool}");
+    }
+    gone
+}
+
 /// Every file (not directory) below `dir`.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -46,8 +54,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn install_man_completions_then_uninstall() {
-    if !have("man") {
-        eprintln!("skipped: no man");
+    if missing("man") {
         return;
     }
     let t = TmpDir::new("install");
@@ -168,17 +175,10 @@ struct Tmux {
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let mut tmux = Command::new("tmux");
+        let out = tmux.args(["-L", &self.socket]).args(args).output().unwrap();
+        assert_ok(&out, &format!("tmux {args:?}"));
+        stdout(&out)
     }
     fn pane(&self) -> String {
         self.cmd(&["capture-pane", "-p", "-J", "-t", &self.session])
@@ -218,17 +218,16 @@ impl Drop for Tmux {
 
 #[test]
 fn bash_completes_commands_and_flags_in_tmux() {
-    if !have("tmux") {
-        eprintln!("skipped: no tmux");
+    if missing("tmux") {
         return;
     }
-    let t = TmpDir::new("complete");
-    let script = t.join("sifrun.bash");
     let o = Command::new(SIFRUN)
         .args(["completion", "bash"])
         .output()
         .unwrap();
     assert_ok(&o, "sifrun completion bash");
+    let t = TmpDir::new("complete");
+    let script = t.join("sifrun.bash");
     std::fs::write(&script, &o.stdout).unwrap();
 
     let id = unique_id("cmpl");
