@@ -44,6 +44,8 @@ if [ -z "$SYSCONFDIR" ]; then
 fi
 SYSCONFDIR=$(realpath -m "$SYSCONFDIR")
 SITE_CONF=$SYSCONFDIR/sifrun/sifrun.toml
+# the manifest is one path a line, split on blanks
+case "$PREFIX$SYSCONFDIR" in *[[:space:]]*) echo "hack/install.sh: no blanks in --prefix/--sysconfdir, please" >&2; exit 2 ;; esac
 MANIFEST=$PREFIX/share/sifrun/install-manifest
 # a system prefix needs root: re-run with sudo then (a private one does not)
 first_existing() { local d=$1; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; echo "$d"; }

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 #[derive(Args, Debug)]
+// after_help, not long_about: the variant's doc comment in `Command` sets the about texts.
 #[command(
-    long_about = "Print a completion script for SHELL on stdout. hack/install.sh installs them; \
-by hand: `source <(sifrun completion bash)`, or write the output to \
-/usr/share/bash-completion/completions/sifrun, a directory on zsh's $fpath as _sifrun, or \
-~/.config/fish/completions/sifrun.fish."
+    after_help = "The script goes to stdout. hack/install.sh installs them; by hand: \
+`source <(sifrun completion bash)`, or write the output to \
+/usr/share/bash-completion/completions/sifrun, to _sifrun in a directory on zsh's $fpath, or \
+to ~/.config/fish/completions/sifrun.fish."
 )]
 pub struct Completion {
     /// The shell to complete for
