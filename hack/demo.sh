@@ -9,13 +9,17 @@
 #   5. for each image: `sifrun mount IMAGE BUNDLE`, set process.args to
 #      `id; pwd; echo RTEST_ENV=$RTEST_ENV`, `sifrun run --bundle BUNDLE ID`,
 #      `sifrun umount BUNDLE` -- all with a private --root
+#   (after 2: hack/install.sh --prefix DEMO_DIR/prefix, and the demo runs that binary)
+# Not root: it re-runs itself with `sudo -E` (the build runs as you if the checkout is yours).
 # Env: DEMO_DIR (default: a fresh mktemp dir, removed at the end), DEMO_SKIP_APT=1,
-#      DEMO_SKIP_BUILD=1, SIFRUN (default: the freshly built binary).
+#      DEMO_SKIP_BUILD=1, DEMO_SKIP_INSTALL=1, SIFRUN (default: the freshly built binary).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# not root: re-run with `sudo -E` (hack/lib/as-root.sh)
+. "$ROOT/hack/lib/as-root.sh"
+need_root "$ROOT/hack/demo.sh" "$@"
 export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-[ "$(id -u)" = 0 ] || { echo "hack/demo.sh must run as root" >&2; exit 2; }
 T0=$SECONDS
 say() { printf '\n== %s  (+%ds)\n' "$*" $((SECONDS - T0)); }
 
@@ -40,8 +44,8 @@ if [ -z "${SIFRUN:-}" ]; then
 	SIFRUN=${CARGO_TARGET_DIR:-$ROOT/target}/x86_64-unknown-linux-gnu/release/sifrun
 	if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
 		say "cargo build --release (a few minutes the first time)"
-		command -v cargo >/dev/null || { echo "no cargo on PATH: install a Rust toolchain (rustup)" >&2; exit 1; }
-		cargo build --release --quiet --bin sifrun
+		as_invoker sh -c 'command -v cargo' >/dev/null || { echo "no cargo on PATH: install a Rust toolchain (rustup)" >&2; exit 1; }
+		as_invoker cargo build --release --quiet --bin sifrun
 	fi
 fi
 [ -x "$SIFRUN" ] || { echo "no $SIFRUN" >&2; exit 1; }
@@ -54,6 +58,12 @@ DIR=${DEMO_DIR:-}
 [ -n "$DIR" ] || { DIR=$(mktemp -d /tmp/sifrun-demo.XXXXXX); KEEP=0; }
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
+if [ "${DEMO_SKIP_INSTALL:-0}" != 1 ]; then
+	say "hack/install.sh --prefix $DIR/prefix (binary, man pages, completions, examples)"
+	SIFRUN=$SIFRUN "$ROOT/hack/install.sh" --prefix "$DIR/prefix"
+	SIFRUN=$DIR/prefix/bin/sifrun
+	echo "try: man -M $DIR/prefix/share/man sifrun-mount"
+fi
 STATE_ROOT=$DIR/state # private --root: the demo never sees or touches other containers
 sr() { "$SIFRUN" --root "$STATE_ROOT" "$@"; }
 MOUNTED=()

@@ -34,8 +34,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# not root: re-run with `sudo -E` (hack/lib/as-root.sh)
+. "$ROOT/hack/lib/as-root.sh"
+need_root "$ROOT/hack/test.sh" "$@"
 export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-[ "$(id -u)" = 0 ] || { echo "hack/test.sh must run as root (the tests create real containers)" >&2; exit 2; }
 command -v cargo >/dev/null || { echo "no cargo on PATH ($PATH): install a Rust toolchain (rustup)" >&2; exit 1; }
 
 TEST_STEPS=${TEST_STEPS:-build vendor layers fmt clippy test conformance engines}

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use sifrun::image::{self, sif};
 use sifrun::runtime::{create, events, exec, kill, restore, run, update};
 
+pub mod docs;
 pub mod oci;
 
 #[derive(Parser, Debug)]
@@ -85,6 +86,11 @@ pub enum Command {
     Sif(sif::Sif),
     /// The `singularity oci` lifecycle: drive SIF images by hand
     Oci(oci::Oci),
+    /// Print a shell completion script (bash, zsh, fish, ...)
+    Completion(docs::Completion),
+    /// Write the man pages, one per command (hack/install.sh)
+    #[command(name = "__man", hide = true)]
+    Man(docs::Man),
 }
 
 impl Command {

@@ -7,9 +7,16 @@ use sifrun::{image, state};
 
 use crate::cli::{Cli, Command};
 
+pub mod docs;
 pub mod oci;
 
 pub fn dispatch(command: Command, cli: &Cli) -> Result<u8> {
+    // Installation aids: no state root needed.
+    let command = match command {
+        Command::Completion(a) => return docs::completion(a),
+        Command::Man(a) => return docs::man(a),
+        c => c,
+    };
     let ctx = Ctx {
         root: state::root::determine(cli.global.root.as_deref())?,
         systemd_cgroup: cli.global.systemd_cgroup,
@@ -39,5 +46,6 @@ pub fn dispatch(command: Command, cli: &Cli) -> Result<u8> {
         Command::Umount(a) => done(image::umount(a, &ctx.root)),
         Command::Sif(a) => done(image::sif::sif(a)),
         Command::Oci(a) => oci::dispatch(a, &ctx),
+        Command::Completion(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }

@@ -21,6 +21,7 @@
 //! | [`sif`] | `sif list`, `sif info`, `sif header`, `sif build` |
 //! | [`sif_verify`] | `sif verify`: PGP, DSSE and legacy signatures, OCI-SIF digests |
 //! | [`oci`] | `oci run --image`, `oci create`/`start`/`attach`/`logs`/`kill`/…, attach in tmux |
+//! | [`install`] | `hack/install.sh` + `--uninstall`, man pages, completions (bash in tmux) |
 //! | [`rootless`] | an unprivileged user: lifecycle, a FUSE-mounted SIF |
 //! | [`security`] | CVE regressions, hostile input, fuzz regression replays |
 //! | [`reliability`] | concurrency and races, fault injection |
@@ -34,6 +35,7 @@ mod checkpoint;
 mod cli;
 mod events;
 mod exec;
+mod install;
 mod lifecycle;
 mod list_ps;
 mod mount_umount;
