@@ -81,18 +81,25 @@ cg() {
 		--callgrind-out-file="$W/cg/$name.%p" "$V" "$@" </dev/null >/dev/null 2>&1 || true
 }
 "$S" --root "$R" create --bundle "$W/sleep" sl && "$S" --root "$R" start sl
+"$S" --root "$R" create --bundle "$W/sleep" sk && "$S" --root "$R" start sk
+"$S" --root "$R" create --bundle "$W/true" t1
 cg 1-version --version
 cg 1-state --root "$R" state sl
+cg 1-state --root "$R" state t1
 cg 1-fail --root "$R" state nosuch
-cg 2-kill --root "$R" kill sl 0
-"$S" --root "$R" create --bundle "$W/true" t1
 cg 2-start --root "$R" start t1
-cg 2-delete --root "$R" delete -f t1
+sleep 0.2
+cg 2-state --root "$R" state t1
+cg 2-kill --root "$R" kill sk KILL
+cg 2-delete --root "$R" delete t1
+"$S" --root "$R" create --bundle "$W/true" t2
+cg 2-delete --root "$R" delete -f t2
+cg 2-delete --root "$R" delete -f sk
 cg 2-list --root "$R" list
-cg 3-create --root "$R" create --bundle "$W/true" t2
-"$S" --root "$R" delete -f t2 >/dev/null 2>&1 || true
-cg 3-run --root "$R" run --bundle "$W/true" t3
+cg 3-create --root "$R" create --bundle "$W/true" t3
 "$S" --root "$R" delete -f t3 >/dev/null 2>&1 || true
+cg 3-run --root "$R" run --bundle "$W/true" t4
+"$S" --root "$R" delete -f t4 >/dev/null 2>&1 || true
 cg 3-exec --root "$R" exec sl true
 
 # the container processes (intermediate, init, exec'd tenant): sampled
@@ -108,8 +115,7 @@ import bisect, glob, os, re, sys
 
 mapf, cgdir, perf_addrs, out = sys.argv[1:]
 # lld map: "VMA LMA Size Align Out In Symbol"; input sections of .text are the lines
-# "  vma lma size align         obj:(.text.NAME)"; for a plain ".text" (C objects) the
-# first symbol line after it names it.
+# "  vma lma size align         obj:(.text.NAME)", each followed by its symbols.
 secs = []  # [start, end, name]
 in_text = False
 line_re = re.compile(r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ ( *)(\S.*)$")
@@ -130,6 +136,10 @@ for line in open(mapf, errors="replace"):
                 if sm.group(1).startswith(p):
                     name = sm.group(1)[len(p):]
                     break
+            # a Rust function's own section (.text.<mangled name>); C objects use
+            # .text or names like .text.evex: their first symbol names them
+            if name and not name.startswith(("_ZN", "_R")):
+                name = None
         secs.append([vma, vma + size, name])
     elif secs and secs[-1][2] is None and vma == secs[-1][0]:  # its first symbol
         secs[-1][2] = rest
@@ -164,6 +174,13 @@ for f in sorted(glob.glob(f"{cgdir}/*")):
             names.append((a, lookup(a)))
     add(names, group)
 add([(int(a, 16), lookup(int(a, 16))) for a in open(perf_addrs).read().split()], 4)
+# glibc's string functions are IFUNCs: valgrind's CPU picks other variants than the
+# real one, so every variant of a string function that ran goes with it.
+variant = re.compile(r"^(__(?:mem|str|stp|wmem|wcs|raw)[a-z]*)_(?:sse|avx|evex|erms)")
+for name, (group, a) in list(rank.items()):
+    m = variant.match(name)
+    if m:
+        add([(a, s[2]) for s in secs if s[2].startswith(m.group(1) + "_")], group)
 
 order = sorted(rank, key=lambda n: rank[n])
 with open(out, "w") as fh:
