@@ -63,7 +63,10 @@ fn symbol_order() {
         return;
     }
     if let Some(map) = std::env::var_os("SIFRUN_LINK_MAP") {
-        println!("cargo:rustc-link-arg-bins=-Wl,-Map={}", map.to_string_lossy());
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,-Map={}",
+            map.to_string_lossy()
+        );
     }
     let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/symbol-order.txt");
     if std::env::var("SIFRUN_SYMBOL_ORDER").is_ok_and(|v| v == "0") || !order.exists() {

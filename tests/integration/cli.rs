@@ -54,12 +54,27 @@ fn version_and_help() {
 #[test]
 fn subcommand_help_keeps_command_description() {
     for (args, first) in [
-        (&["create", "--help"][..], "Create a container (the process waits for `start`)"),
-        (&["state", "--help"][..], "Print the state of a container as JSON"),
-        (&["help", "exec"][..], "Run a new process inside a running container"),
-        (&["oci", "state", "--help"][..], "Print the container's state JSON"),
+        (
+            &["create", "--help"][..],
+            "Create a container (the process waits for `start`)",
+        ),
+        (
+            &["state", "--help"][..],
+            "Print the state of a container as JSON",
+        ),
+        (
+            &["help", "exec"][..],
+            "Run a new process inside a running container",
+        ),
+        (
+            &["oci", "state", "--help"][..],
+            "Print the container's state JSON",
+        ),
     ] {
-        let o = std::process::Command::new(SIFRUN).args(args).output().unwrap();
+        let o = std::process::Command::new(SIFRUN)
+            .args(args)
+            .output()
+            .unwrap();
         assert_ok(&o, &args.join(" "));
         let text = stdout(&o);
         assert!(text.starts_with(first), "{args:?}: {text}");
