@@ -471,26 +471,10 @@ final_cleanup() {
 trap final_cleanup EXIT
 
 # bundles: one `runc spec` config for every runtime, terminal off, only args differ
-make_bundle() {
-	local dir=$1
-	shift
-	mkdir -p "$dir"
-	(cd "$dir" && runc spec)
-	python3 - "$dir/config.json" "$@" <<'PY'
-import json, sys
-path, args = sys.argv[1], sys.argv[2:]
-spec = json.load(open(path))
-spec["process"]["args"] = args
-spec["process"]["terminal"] = False
-spec["root"]["path"] = "rootfs"
-json.dump(spec, open(path, "w"), indent="\t")
-PY
-	make_busybox_root "$dir/rootfs"
-}
 export BT=$WORK/bundles/true BS=$WORK/bundles/sleep BX=$WORK/bundles/exit3
-make_bundle "$BT" true
-make_bundle "$BS" sleep 1000
-make_bundle "$BX" sh -c 'exit 3'
+make_runc_bundle "$BT" true
+make_runc_bundle "$BS" sleep 1000
+make_runc_bundle "$BX" sh -c 'exit 3'
 
 HOST_RUNTIMES="sifrun runc"
 export NS_RUNTIMES="sifrun runc crun"

@@ -55,22 +55,8 @@ mount -t tmpfs -o size=64m,mode=0700 sifrun-order "$W/roots"
 # the sealing re-exec is not needed
 mount -t overlay -o ro,lowerdir="$W/bin:$W/empty" sifrun-order-exe "$W/ovl"
 ensure_busybox
-mkb() {
-	local d=$1
-	shift
-	mkdir -p "$d"
-	(cd "$d" && runc spec)
-	python3 - "$d/config.json" "$@" <<'PY'
-import json, sys
-p, args = sys.argv[1], sys.argv[2:]
-s = json.load(open(p))
-s["process"]["args"], s["process"]["terminal"], s["root"]["path"] = args, False, "rootfs"
-json.dump(s, open(p, "w"))
-PY
-	make_busybox_root "$d/rootfs"
-}
-mkb "$W/true" true
-mkb "$W/sleep" sleep 1000
+make_runc_bundle "$W/true" true
+make_runc_bundle "$W/sleep" sleep 1000
 S=$W/bin/sifrun V=$W/ovl/sifrun R=$W/roots/r
 
 # cg NAME ARGS...: one callgrind run of the sealed binary; output per process
