@@ -10,7 +10,7 @@
 #   run         `run` of `true` in the foreground (+ a check that exit code 3 comes back)
 #   exec        `exec ID true` into a running container (`sleep 1000`)
 #   state-list  `state ID` and `list` with 100 created (not started) containers present
-#   rss         peak RSS (/usr/bin/time -v) of create, start, state, delete, run, exec
+#   rss         peak RSS (/usr/bin/time -v) of create, start, state, kill, delete, run, exec
 #   mount       `sifrun mount` + `sifrun umount` of busybox_amd64.sif, --mode kernel and
 #               --mode fuse, against the same mounts done by hand in a shell (the floor)
 #   concurrent  50 containers created+started at once (xargs -P), then deleted at once:
@@ -229,7 +229,7 @@ m_rss() {
 	local env=$1 rt b r i
 	shift
 	load_mark "$env" rss
-	log "$env/rss: $RSS_RUNS rounds of create/start/state/delete/run/exec/--version"
+	log "$env/rss: $RSS_RUNS rounds of create/start/state/delete/run/exec/kill/--version"
 	for rt in "$@"; do
 		b=$(rt_bin "$rt")
 		r=$(rt_root "$env" "$rt" rss)
@@ -241,6 +241,10 @@ m_rss() {
 			rss_one "$env" "$rt" delete "$b" --root "$r" delete -f rs
 			rss_one "$env" "$rt" run $(run_guard "$rt") "$b" --root "$r" run --bundle "$BT" rr
 			rss_one "$env" "$rt" exec "$b" --root "$r" exec ex true
+			# kill: SIGKILL to a sleeper of its own (kill of an exited container fails)
+			"$b" --root "$r" create --bundle "$BS" rk && "$b" --root "$r" start rk &&
+				rss_one "$env" "$rt" kill "$b" --root "$r" kill rk KILL
+			"$b" --root "$r" delete -f rk >/dev/null 2>&1 || true
 			rss_one "$env" "$rt" --version "$b" --version
 		done
 	done
@@ -467,26 +471,10 @@ final_cleanup() {
 trap final_cleanup EXIT
 
 # bundles: one `runc spec` config for every runtime, terminal off, only args differ
-make_bundle() {
-	local dir=$1
-	shift
-	mkdir -p "$dir"
-	(cd "$dir" && runc spec)
-	python3 - "$dir/config.json" "$@" <<'PY'
-import json, sys
-path, args = sys.argv[1], sys.argv[2:]
-spec = json.load(open(path))
-spec["process"]["args"] = args
-spec["process"]["terminal"] = False
-spec["root"]["path"] = "rootfs"
-json.dump(spec, open(path, "w"), indent="\t")
-PY
-	make_busybox_root "$dir/rootfs"
-}
 export BT=$WORK/bundles/true BS=$WORK/bundles/sleep BX=$WORK/bundles/exit3
-make_bundle "$BT" true
-make_bundle "$BS" sleep 1000
-make_bundle "$BX" sh -c 'exit 3'
+make_runc_bundle "$BT" true
+make_runc_bundle "$BS" sleep 1000
+make_runc_bundle "$BX" sh -c 'exit 3'
 
 HOST_RUNTIMES="sifrun runc"
 export NS_RUNTIMES="sifrun runc crun"
@@ -679,8 +667,8 @@ w("### 5. peak RSS per invocation\n")
 if rss:
     w(f"`/usr/bin/time -v` → Maximum resident set size, median of {meta['rss_runs']} invocations, MB (10⁶ bytes; the "
       "figure includes waited-for children, e.g. libcontainer's intermediate process). create/start/state/delete "
-      "of a `true` container, run of `true`, exec of `true` into a `sleep` container.\n")
-    cmds = ["create", "start", "state", "delete", "run", "exec", "--version"]
+      "of a `true` container, run of `true`, exec of `true` into a `sleep` container, kill (SIGKILL) of a `sleep` container.\n")
+    cmds = ["create", "start", "state", "kill", "delete", "run", "exec", "--version"]
     for env in ENVS:
         data = {}
         for e, rt, c, kb in rss:
@@ -705,7 +693,7 @@ if rss:
                 w(f"| sifrun ÷ {peer} | " + " | ".join(ratio(s.get(c), med[peer].get(c)) for c in cmds) + " | |")
         w("")
         if env == "ns" and "crun" in med and s:
-            core = ["create", "start", "state", "delete", "run", "exec"]
+            core = ["create", "start", "state", "kill", "delete", "run", "exec"]
             worst = max((s[c] / med["crun"][c], c) for c in core if c in s and c in med["crun"])
             targets.append(("peak RSS of every command ≤ crun's", f"worst: {worst[1]} {s[worst[1]]:.1f} MB vs {med['crun'][worst[1]]:.1f} MB = **{worst[0]:.2f}×**", worst[0] <= 1.0))
 else:

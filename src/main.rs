@@ -31,6 +31,13 @@ fn main() -> ExitCode {
             // on bad flags, which engines and scripts treat as "failed". Usage errors
             // are one line (callers log stderr line by line; "" as an id, for one).
             if !err.use_stderr() {
+                let err = match err.kind() {
+                    clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                        cli::help_command().try_get_matches().err().unwrap_or(err)
+                    }
+                    _ => err,
+                };
                 let _ = err.print();
                 return ExitCode::SUCCESS;
             }

@@ -1,4 +1,4 @@
-# hack/lib/busybox-rootfs.sh - sourced by hack/make-busybox-bundle.sh, hack/bench.sh,
+# hack/lib/busybox-rootfs.sh - sourced by hack/make-busybox-bundle.sh, hack/bench.sh, hack/symbol-order.sh,
 # hack/make-busybox-sif.sh and hack/demo.sh.
 #
 # make_busybox_root DIR: a minimal root filesystem from Debian's busybox-static:
@@ -32,4 +32,23 @@ make_busybox_root() {
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$d/etc/group"
 	: >"$d/etc/hosts"
 	: >"$d/etc/resolv.conf"
+}
+
+# make_runc_bundle DIR ARGS...: a bundle with `runc spec`'s config (terminal off, root
+# "rootfs", process args ARGS) and a busybox rootfs
+make_runc_bundle() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	(cd "$dir" && runc spec)
+	python3 - "$dir/config.json" "$@" <<'PY'
+import json, sys
+path, args = sys.argv[1], sys.argv[2:]
+spec = json.load(open(path))
+spec["process"]["args"] = args
+spec["process"]["terminal"] = False
+spec["root"]["path"] = "rootfs"
+json.dump(spec, open(path, "w"), indent="\t")
+PY
+	make_busybox_root "$dir/rootfs"
 }

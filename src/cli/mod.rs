@@ -42,7 +42,11 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// `defer`: only the subcommand being run gets its arguments built. Building all of
+// them (clap's default) ran ~400 KB of clap code and filled ~300 KB of heap on
+// every invocation, `state` included.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container (the process waits for `start`)
     Create(create::Create),
@@ -114,6 +118,34 @@ pub fn argv_may_enter_container() -> bool {
     std::env::args_os()
         .skip(1)
         .any(|a| matches!(a.to_str(), Some("create" | "run" | "exec" | "restore")))
+}
+
+/// The command tree for help output. With `defer`, a subcommand's arguments are added
+/// when it is used, after its variant's doc comment became its about, and the
+/// arguments struct's own doc comment replaces that; here every subcommand is built
+/// with the variant's text put back, as clap shows it without `defer`.
+pub fn help_command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let _ = cmd.render_usage(); // builds this level only
+    restore_abouts(&mut cmd);
+    cmd
+}
+
+fn restore_abouts(cmd: &mut clap::Command) {
+    for sc in cmd.get_subcommands_mut() {
+        let (about, long) = (sc.get_about().cloned(), sc.get_long_about().cloned());
+        let _ = sc.render_usage(); // runs this subcommand's deferred part only
+        let mut fixed = std::mem::take(sc);
+        if let Some(a) = about {
+            fixed = fixed.about(a);
+        }
+        fixed = match long {
+            Some(l) => fixed.long_about(l),
+            None => fixed.long_about(None::<&str>),
+        };
+        *sc = fixed;
+        restore_abouts(sc);
+    }
 }
 
 pub fn version_text() -> String {

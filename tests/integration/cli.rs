@@ -49,6 +49,39 @@ fn version_and_help() {
     }
 }
 
+/// The commands' arguments are built only for the command in use (clap's `defer`);
+/// `CMD --help` still starts with the command's own description, as in `--help`.
+#[test]
+fn subcommand_help_keeps_command_description() {
+    for (args, first) in [
+        (
+            &["create", "--help"][..],
+            "Create a container (the process waits for `start`)",
+        ),
+        (
+            &["state", "--help"][..],
+            "Print the state of a container as JSON",
+        ),
+        (
+            &["help", "exec"][..],
+            "Run a new process inside a running container",
+        ),
+        (
+            &["oci", "state", "--help"][..],
+            "Print the container's state JSON",
+        ),
+    ] {
+        let o = std::process::Command::new(SIFRUN)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&o, &args.join(" "));
+        let text = stdout(&o);
+        assert!(text.starts_with(first), "{args:?}: {text}");
+        assert!(text.contains("Usage: "), "{args:?}: {text}");
+    }
+}
+
 #[test]
 fn log_file_json_and_text_formats() {
     let rt = Runtime::new();
