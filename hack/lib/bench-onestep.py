@@ -17,36 +17,32 @@ def onestep_table(name, floor, rows_note):
     return d
 
 
+def ratio_target(d, a, b, label, lim):
+    """A target row: median of `a` over median of `b` of table `d`, met at or below `lim`."""
+    if d and a in d and b in d:
+        r = d[a]["median"] / d[b]["median"]
+        targets.append((label, f"{ms(d[a]['median'])} ms vs {ms(d[b]['median'])} ms = **{r:.2f}×**",
+                        r <= lim and d[a]["fails"] == 0))
+
+
 w("### 9. one-step runs: `oci run --image` (issue 18)\n")
 if hyper("host", "onestep-root") or hyper("host", "onestep-user"):
     w(f"`{os.path.basename(meta['sif'])}`, the container runs `true`. **root**: `sifrun oci run --image SIF ID -- true` "
       "(mode auto = kernel: loop device + squashfs + overlayfs, config.json from the image, the run, then delete + "
       "umount) against `sifrun run --bundle B ID` of an unpacked busybox bundle.\n")
-    d = onestep_table("onestep-root", "plain run", "")
-    if d and "oci run --image" in d and "plain run" in d:
-        r = d["oci run --image"]["median"] / d["plain run"]["median"]
-        targets.append(("oci run --image (root) ≤ 2× plain `run` of a bundle",
-                        f"{ms(d['oci run --image']['median'])} ms vs {ms(d['plain run']['median'])} ms = **{r:.2f}×**",
-                        r <= 2.0 and d["oci run --image"]["fails"] == 0))
+    ratio_target(onestep_table("onestep-root", "plain run", ""), "oci run --image", "plain run",
+                 "oci run --image (root) ≤ 2× plain `run` of a bundle", 2.0)
     w("**rtest-user** (no root; both through `runuser -u rtest-user`, whose own cost is the last row): "
       "`sifrun oci run --image SIF -- true` (mode auto) against Charliecloud's `ch-run SQFS -- true` "
       "(charliecloud-runtime 0.31, squashfs mounted with its built-in squashfuse, no writable layer) of the same "
       "squashfs cut out of the SIF.\n")
-    d = onestep_table("onestep-user", "ch-run", "")
-    if d and "oci run --image" in d and "ch-run" in d:
-        r = d["oci run --image"]["median"] / d["ch-run"]["median"]
-        targets.append(("oci run --image (rtest-user) ≤ ch-run of the same squashfs",
-                        f"{ms(d['oci run --image']['median'])} ms vs {ms(d['ch-run']['median'])} ms = **{r:.2f}×**",
-                        r <= 1.0 and d["oci run --image"]["fails"] == 0))
+    ratio_target(onestep_table("onestep-user", "ch-run", ""), "oci run --image", "ch-run",
+                 "oci run --image (rtest-user) ≤ ch-run of the same squashfs", 1.0)
     w("**`mount --mode fuse` + `umount` as rtest-user**: against a `sh` script doing the same mounts by hand "
       "(`squashfuse -o ro,offset=OFF,uid,gid` + `fuse-overlayfs ...,xattr_permissions=2`, `fusermount3 -u` both, retrying "
       "the lower one every 5 ms while the overlay daemon exits, mkdir/rm of the bundle dirs).\n")
-    d = onestep_table("onestep-fuse", "floor fuse (user)", "")
-    if d and "sifrun fuse (user)" in d and "floor fuse (user)" in d:
-        a, f = d["sifrun fuse (user)"], d["floor fuse (user)"]
-        r = a["median"] / f["median"]
-        targets.append(("mount+umount (fuse, rtest-user) ≤ by-hand floor",
-                        f"{ms(a['median'])} ms vs {ms(f['median'])} ms = **{r:.2f}×**", r <= 1.0 and a["fails"] == 0))
+    ratio_target(onestep_table("onestep-fuse", "floor fuse (user)", ""), "sifrun fuse (user)", "floor fuse (user)",
+                 "mount+umount (fuse, rtest-user) ≤ by-hand floor", 1.0)
     if os.path.exists(f"{res}/onestep-leftover.txt"):
         w("**Mounts were left behind after the onestep measure.**\n")
 else:
