@@ -97,14 +97,13 @@ pub(super) fn fusermount_unmount(target: &Path, force: bool) -> Result<()> {
         run_tool("fusermount3", &[OsStr::new("-u"), target.as_os_str()])
             .or_else(|_| run_tool("fusermount", &[OsStr::new("-u"), target.as_os_str()]))
     };
-    // Busy until the daemon stacked above has exited (usually within a millisecond
-    // or two): retry from 200 µs, backing off to 10 ms, for 2 s in all.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let mut pause = std::time::Duration::from_micros(200);
+    // Busy until the daemon stacked above has exited: retry a while.
     let mut r = fusermount();
-    while r.is_err() && is_mountpoint(target) && std::time::Instant::now() < deadline {
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(std::time::Duration::from_millis(10));
+    for _ in 0..200 {
+        if r.is_ok() || !is_mountpoint(target) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
         r = fusermount();
     }
     match r {
