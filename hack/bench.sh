@@ -16,6 +16,10 @@
 #   concurrent  50 containers created+started at once (xargs -P), then deleted at once:
 #               wall times and failures (3 rounds)
 #   size        binary size, dynamic libraries, `--version` time
+#   onestep     `oci run --image` as root (vs plain `run`) and as rtest-user (vs ch-run),
+#               user `mount --mode fuse` + `umount` vs the by-hand floor (issue 18)
+#   build       `sif build` of a Debian tree vs mksquashfs, from an OCI archive vs unpack
+#               + mksquashfs by hand (issue 18; hack/lib/bench-onestep.sh)
 #   profile     (only with --profile) perf stat (task-clock, page faults, context
 #               switches) per command and strace -c -f syscall counts
 # Every runtime gets its own --root and the same config.json (`runc spec` with
@@ -46,16 +50,18 @@
 #   --keep              keep the work dir
 # Env: BENCH_CONTAINERS=100 (state-list), BENCH_CONCURRENT=50, BENCH_CONC_ROUNDS=3,
 #      BENCH_RSS_RUNS=5, BENCH_PROFILE_RUNS=10, BENCH_SIF=/work/shared/fixtures/sif/busybox_amd64.sif
-#      (else ../shared/... next to the repo), BENCH_NOTE="text" (added to the report).
+#      (else ../shared/... next to the repo), BENCH_NOTE="text" (added to the report),
+#      BENCH_USER=rtest-user, BENCH_TREE_DIR=/var/tmp/sifrun-bench, BENCH_BUILD_RUNS=3 (onestep, build).
 set -euo pipefail
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 HACK=$(dirname "$SELF")
 ROOT=$(cd "$HACK/.." && pwd)
 export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 . "$HACK/lib/busybox-rootfs.sh"
+. "$HACK/lib/bench-onestep.sh"
 
-usage() { sed -n '2,51p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-ALL_MEASURES="lifecycle run exec state-list rss mount concurrent size"
+usage() { sed -n '2,57p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+ALL_MEASURES="lifecycle run exec state-list rss mount concurrent size onestep build"
 WITH_YOUKI=${BENCH_WITH_YOUKI:-0} DO_BUILD=1 DO_INSTALL=1 DO_NS=1 KEEP=0
 RUNS=${BENCH_RUNS:-30} WARMUP=${BENCH_WARMUP:-3} ONLY=${BENCH_ONLY:-$ALL_MEASURES}
 [ "${BENCH_PROFILE:-0}" = 1 ] && ONLY="$ONLY profile"
@@ -414,7 +420,8 @@ install_deps() {
 	local missing=() c
 	for c in hyperfine:hyperfine runc:runc crun:crun /usr/bin/time:time squashfuse:squashfuse \
 		fuse-overlayfs:fuse-overlayfs fusermount3:fuse3 mksquashfs:squashfs-tools python3:python3 \
-		perf:linux-perf strace:strace file:file losetup:mount; do
+		perf:linux-perf strace:strace file:file losetup:mount ch-run:charliecloud-runtime \
+		debootstrap:debootstrap runuser:util-linux; do
 		command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
 	done
 	# the static release build links libseccomp.a and glibc's libc.a
@@ -506,7 +513,7 @@ meta = {
     "git": sh("cd $ROOT && git rev-parse --short HEAD") + (" (dirty tree)" if sh("cd $ROOT && git status --porcelain --untracked-files=no") else ""),
     "sifrun_src": "$SIFRUN_SRC",
     "runs": int("$RUNS"), "warmup": int("$WARMUP"), "ncont": int("$NCONT"), "npar": int("$NPAR"),
-    "crounds": int("$CROUNDS"), "rss_runs": int("$RSS_RUNS"), "prof_runs": int("$PROF_RUNS"),
+    "crounds": int("$CROUNDS"), "rss_runs": int("$RSS_RUNS"), "prof_runs": int("$PROF_RUNS"), "build_runs": int("$BUILD_RUNS"),
     "host_runtimes": "$HOST_RUNTIMES".split(), "ns_runtimes": "$NS_RUNTIMES".split(),
     "sif": "$SIF", "measures": "$ONLY".split(), "note": os.environ.get("BENCH_NOTE", ""),
     "roots": sh("findmnt -no FSTYPE -T $WORK/roots"),
@@ -520,6 +527,8 @@ T0=$SECONDS
 # shellcheck disable=SC2086
 measure_env host $HOST_RUNTIMES
 want mount && m_mount
+want onestep && m_onestep
+want build && m_build
 # shellcheck disable=SC2086
 want size && m_size $NS_RUNTIMES
 if [ "$DO_NS" = 1 ]; then
@@ -537,7 +546,7 @@ PY
 # ---------------------------------------------------------------- report ------------
 # write_report RESULTS_DIR OUT: BENCHMARKS.md from the JSON/TSV results
 write_report() {
-	python3 - "$1" "$2" <<'PY'
+	BENCH_HACK=$HACK python3 - "$1" "$2" <<'PY'
 import glob, json, os, re, statistics, sys
 
 res, out = sys.argv[1], sys.argv[2]
@@ -767,6 +776,9 @@ if size:
         w(f"| {rt} | {int(b):,} | {int(b) / 1e6:.1f} | {libs} | {kind} |")
     w("")
 hyper_table("version", "8b. `--version`", "`R --version`, no shell (host env).")
+
+# issue 18: one-step runs and image builds
+exec(open(os.path.join(os.environ["BENCH_HACK"], "lib/bench-onestep.py")).read())
 
 # profile
 perf = tsv("perf.tsv")

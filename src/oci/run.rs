@@ -232,13 +232,19 @@ fn clean_up(ctx: &Ctx, id: &str, dir: &OciDir, bundle: &Path) -> Result<()> {
         ctx,
     );
     let unmounted = if bundle.join(bundle_tools::mount::STATE_FILE).exists() {
-        image::umount(
-            image::Umount {
-                force: true,
-                bundle: bundle.to_path_buf(),
-            },
-            &ctx.root,
-        )
+        // The container is gone and the mount record complete: undoing the recorded
+        // steps is enough. The force sweep (scanning every process for FUSE daemons)
+        // is only for when that fails.
+        match bundle_tools::mount::umount(bundle, &|_| None, false) {
+            Ok(()) => Ok(()),
+            Err(_) => image::umount(
+                image::Umount {
+                    force: true,
+                    bundle: bundle.to_path_buf(),
+                },
+                &ctx.root,
+            ),
+        }
     } else {
         // A mount that failed has rolled itself back; an empty dir may remain.
         let _ = std::fs::remove_dir(bundle);

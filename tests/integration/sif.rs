@@ -324,3 +324,110 @@ fn hostile_layer_fails_cleanly() {
     }
     assert!(!out.exists());
 }
+
+/// `unsquashfs -o OFFSET OPTS… SIF PATHS…` of a native SIF's partition (object 3):
+/// its stdout.
+fn unsquashfs_partition(sif_path: &Path, opts: &[&str], paths: &[&str]) -> String {
+    let o = sif(&["info", "--json", sif_path.to_str().unwrap(), "3"]);
+    assert_ok(&o, "sif info");
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let off = d["offset"].as_i64().unwrap().to_string();
+    let o = Command::new("unsquashfs")
+        .args(["-o", &off])
+        .args(opts)
+        .arg(sif_path)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert_ok(&o, "unsquashfs");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `ls -l`-like lines of the native SIF's squashfs partition: "MODE OWNER PATH[ -> TARGET]".
+fn partition_listing(sif_path: &Path) -> String {
+    unsquashfs_partition(sif_path, &["-lls"], &[])
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let i = f.iter().position(|x| x.starts_with("squashfs-root"))?;
+            Some(format!("{} {} {}", f[0], f[1], f[i..].join(" ")))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What `sif build dir:` adds to a tree (straight from the source, as mksquashfs
+/// pseudo files, or through a copy when the source has some of it) has the modes,
+/// owners and contents it should, and what the source has is kept as it is.
+#[test]
+fn native_sif_adds_what_the_source_lacks() {
+    if !is_root() || !have("mksquashfs") {
+        eprintln!("skipped: needs root and squashfs-tools");
+        return;
+    }
+    let t = crate::common::TmpDir::new("sif-build-added");
+    let src = t.join("src");
+    fs::create_dir_all(src.join("var/lib")).unwrap();
+    fs::create_dir_all(src.join("etc")).unwrap();
+    fs::write(src.join("etc/hosts"), "127.0.0.1 kept\n").unwrap();
+    fs::create_dir_all(src.join("bin")).unwrap();
+    fs::write(src.join("bin/tool"), "#!/bin/sh\n").unwrap();
+    let build = |name: &str| {
+        let (out, from) = (t.join(name), format!("dir:{}", src.display()));
+        let opts = ["-q", "--env", "K=v"];
+        assert_ok(
+            &sif_build(&[&opts[..], &[out.to_str().unwrap(), &from]].concat()),
+            "sif build dir:",
+        );
+        out
+    };
+    let cat = |sif_path: &Path, p: &str| unsquashfs_partition(sif_path, &["-cat"], &[p]);
+
+    let direct = build("direct.sif");
+    assert!(
+        !src.join(".singularity.d").exists(),
+        "source left untouched"
+    );
+    let l = partition_listing(&direct);
+    for want in [
+        "drwxrwxrwt root/root squashfs-root/tmp",
+        "drwxrwxrwt root/root squashfs-root/var/tmp",
+        "drwx------ root/root squashfs-root/root",
+        "dr-xr-xr-x root/root squashfs-root/proc",
+        "drwxr-xr-x root/root squashfs-root/var/lib",
+        "-rwxr-xr-x root/root squashfs-root/.singularity.d/actions/run",
+        "-rw-r--r-- root/root squashfs-root/.singularity.d/labels.json",
+        "lrwxrwxrwx root/root squashfs-root/singularity -> .singularity.d/runscript",
+        "lrwxrwxrwx root/root squashfs-root/.run -> .singularity.d/actions/run",
+        "-rw-r--r-- root/root squashfs-root/etc/resolv.conf",
+        "-rw-r--r-- root/root squashfs-root/bin/tool",
+    ] {
+        assert!(l.lines().any(|x| x == want), "{want:?} missing:\n{l}");
+    }
+    assert_eq!(cat(&direct, "etc/hosts"), "127.0.0.1 kept\n");
+    assert!(
+        cat(&direct, ".singularity.d/env/90-environment.sh").ends_with("export K='v'\n"),
+        "environment"
+    );
+    assert!(cat(&direct, ".singularity.d/actions/exec").contains("exec \"$@\""));
+
+    // A source with its own /.singularity.d is merged with (through a copy): its
+    // environment is kept and extended, and the tree is the same otherwise.
+    fs::create_dir_all(src.join(".singularity.d/env")).unwrap();
+    fs::write(
+        src.join(".singularity.d/env/90-environment.sh"),
+        "#!/bin/sh\nexport FROM_SOURCE=1\n",
+    )
+    .unwrap();
+    let merged = build("merged.sif");
+    assert_eq!(
+        cat(&merged, ".singularity.d/env/90-environment.sh"),
+        "#!/bin/sh\nexport FROM_SOURCE=1\nexport K='v'\n"
+    );
+    let strip = |l: String| -> Vec<String> {
+        let mut v: Vec<String> = l.lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(strip(partition_listing(&merged)), strip(l));
+}

@@ -159,9 +159,10 @@ impl OutFile {
         ))
     }
 
+    /// Not fsync'd (as mksquashfs does not sync its output): the rename only makes a
+    /// complete file visible to other processes; a crash may leave a partial one.
     pub fn commit(mut self, f: fs::File, mode: u32) -> Result<u64> {
         use std::os::unix::fs::PermissionsExt;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         let size = f.metadata().map_err(|e| Error::io(&self.tmp, e))?.len();
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(&self.tmp, e))?;

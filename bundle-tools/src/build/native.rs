@@ -2,7 +2,8 @@
 //! (sif-format.md §7): launch script, Def.FILE, JSON.Generic `inspect-metadata.json`,
 //! squashfs PrimSys partition (host arch, 4096-aligned) holding the tree plus
 //! `/.singularity.d` (actions/, env/, runscript, labels.json, libs/) and the
-//! compatibility symlinks. The source directory is copied first, never modified.
+//! compatibility symlinks. The source directory is never modified: what is added goes
+//! to mksquashfs as pseudo files (a source that already has some of it is copied first).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -106,6 +107,26 @@ pub struct Metadata {
     pub labels: BTreeMap<String, serde_json::Value>,
 }
 
+/// The directories `populate` makes when missing, parents first.
+const TOP_DIRS: [(&str, u32); 13] = [
+    ("dev", 0o755),
+    ("proc", 0o555),
+    ("sys", 0o555),
+    ("tmp", 0o1777),
+    ("var", 0o755),
+    ("var/tmp", 0o1777),
+    ("root", 0o700),
+    ("home", 0o755),
+    ("etc", 0o755),
+    (".singularity.d", 0o755),
+    (".singularity.d/actions", 0o755),
+    (".singularity.d/env", 0o755),
+    (".singularity.d/libs", 0o755),
+];
+
+/// Files `populate` makes in an existing `/etc`.
+const ETC_FILES: [&str; 2] = ["etc/hosts", "etc/resolv.conf"];
+
 /// Fill in `/.singularity.d` and the usual top-level dirs in `root` (a private copy).
 /// Existing files are kept except what the options replace.
 pub fn populate(root: &Path, opts: &BuildOptions) -> Result<Metadata> {
@@ -119,21 +140,7 @@ pub fn populate(root: &Path, opts: &BuildOptions) -> Result<Metadata> {
             )));
         }
     }
-    for (d, mode) in [
-        ("dev", 0o755),
-        ("proc", 0o555),
-        ("sys", 0o555),
-        ("tmp", 0o1777),
-        ("var", 0o755),
-        ("var/tmp", 0o1777),
-        ("root", 0o700),
-        ("home", 0o755),
-        ("etc", 0o755),
-        (".singularity.d", 0o755),
-        (".singularity.d/actions", 0o755),
-        (".singularity.d/env", 0o755),
-        (".singularity.d/libs", 0o755),
-    ] {
+    for (d, mode) in TOP_DIRS {
         let p = root.join(d);
         if let Ok(m) = fs::symlink_metadata(&p) {
             if d.starts_with(".singularity.d") && !m.is_dir() {
@@ -145,7 +152,7 @@ pub fn populate(root: &Path, opts: &BuildOptions) -> Result<Metadata> {
         }
         mkdir_if_missing(&p, mode)?;
     }
-    for f in ["etc/hosts", "etc/resolv.conf"] {
+    for f in ETC_FILES {
         let p = root.join(f);
         if fs::symlink_metadata(&p).is_err() && root.join("etc").is_dir() {
             write_file(&p, b"", 0o644)?;
@@ -286,24 +293,22 @@ pub fn build_native(
     let work = WorkDir::new(tmp_parent, "native")?;
     let root = work.path.join("rootfs");
     make_root(&root)?;
-    progress.say(format!("copying {}", src_abs.display()));
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg("--")
-        .arg(format!("{}/.", src_abs.display()))
-        .arg(&root)
-        .status()
-        .map_err(|e| Error::Options(format!("cp: {e}")))?;
-    if !st.success() {
-        return Err(Error::Options(format!(
-            "copying {} failed ({st})",
-            src_abs.display()
-        )));
-    }
-    let meta = populate(&root, opts)?;
     let sqfs = work.path.join("rootfs.squashfs");
-    progress.say("creating squashfs partition");
-    let sq_size = squashfs::mksquashfs(&root, &sqfs)?;
+    let (meta, sq_size) = if can_squash_in_place(&src_abs) {
+        // Only what populate adds is made (in `root`, next to placeholders for what
+        // the source has) and handed to mksquashfs as pseudo files: no copy of the tree.
+        placeholders(&src_abs, &root)?;
+        let meta = populate(&root, opts)?;
+        let pf = work.path.join("pseudo");
+        write_pseudo(&src_abs, &root, &pf)?;
+        progress.say("creating squashfs partition");
+        (meta, squashfs::mksquashfs_with(&src_abs, &sqfs, Some(&pf))?)
+    } else {
+        copy_tree(&src_abs, &root, progress)?;
+        let meta = populate(&root, opts)?;
+        progress.say("creating squashfs partition");
+        (meta, squashfs::mksquashfs(&root, &sqfs)?)
+    };
 
     let def = deffile(&src_abs, &meta, opts);
     let inspect = serde_json::json!({
@@ -355,4 +360,120 @@ pub fn build_native(
         squashfs_size: sq_size,
         sif_size: size,
     })
+}
+
+/// `cp -a SRC/. ROOT`.
+fn copy_tree(src: &Path, root: &Path, progress: Progress) -> Result<()> {
+    progress.say(format!("copying {}", src.display()));
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg("--")
+        .arg(format!("{}/.", src.display()))
+        .arg(root)
+        .status()
+        .map_err(|e| Error::Options(format!("cp: {e}")))?;
+    if !st.success() {
+        return Err(Error::Options(format!(
+            "copying {} failed ({st})",
+            src.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `src` can be squashed as it is, with what [`populate`] adds given as pseudo
+/// files: no `/.singularity.d` or compatibility links yet (populate would merge with
+/// them), and no symlink where populate looks (in a copy it would resolve inside).
+fn can_squash_in_place(src: &Path) -> bool {
+    let exists = |n: &str| fs::symlink_metadata(src.join(n)).is_ok();
+    let is_link =
+        |n: &str| fs::symlink_metadata(src.join(n)).is_ok_and(|m| m.file_type().is_symlink());
+    let ours = [
+        ".singularity.d",
+        "singularity",
+        ".run",
+        ".exec",
+        ".shell",
+        ".test",
+        "environment",
+    ];
+    !ours.iter().any(|n| exists(n))
+        && !TOP_DIRS
+            .iter()
+            .map(|(d, _)| *d)
+            .chain(ETC_FILES)
+            .any(is_link)
+}
+
+/// In the empty `stage`, an empty dir or file for each path [`populate`] checks that
+/// `src` has, so that populate makes exactly what the source lacks.
+fn placeholders(src: &Path, stage: &Path) -> Result<()> {
+    for p in TOP_DIRS.iter().map(|(d, _)| *d).chain(ETC_FILES) {
+        let (from, to) = (src.join(p), stage.join(p));
+        let made = match fs::symlink_metadata(&from) {
+            Ok(m) if m.is_dir() => fs::create_dir(&to),
+            Ok(_) => File::create(&to).map(drop),
+            Err(_) => continue,
+        };
+        // A parent that is a file in the source: populate fails there as it would on a copy.
+        match made {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {}
+            Err(e) => return Err(Error::io(&to, e)),
+        }
+    }
+    Ok(())
+}
+
+/// mksquashfs pseudo definitions (`-pf`) for everything in `stage` that `src` does
+/// not have, parents first, with the stage's modes, owners and times.
+fn write_pseudo(src: &Path, stage: &Path, out: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(src: &Path, stage: &Path, rel: &Path, lines: &mut String) -> Result<()> {
+        let dir = stage.join(rel);
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io(&dir, e))?;
+        names.sort();
+        for n in names {
+            let rel = rel.join(&n);
+            let p = stage.join(&rel);
+            let m = fs::symlink_metadata(&p).map_err(|e| Error::io(&p, e))?;
+            let name = rel.to_str().filter(|n| !n.contains(char::is_whitespace));
+            let Some(name) = name else {
+                return Err(Error::Options(format!("{}: unexpected name", p.display())));
+            };
+            if fs::symlink_metadata(src.join(&rel)).is_err() {
+                let (t, mode, u, g) = (m.mtime().max(0), m.mode() & 0o7777, m.uid(), m.gid());
+                let kind = m.file_type();
+                if kind.is_dir() {
+                    lines.push_str(&format!("{name} D {t} {mode:o} {u} {g}\n"));
+                } else if kind.is_symlink() {
+                    let target = fs::read_link(&p).map_err(|e| Error::io(&p, e))?;
+                    let target = target.to_str().ok_or_else(|| {
+                        Error::Options(format!("{}: unexpected link", p.display()))
+                    })?;
+                    lines.push_str(&format!("{name} S {t} 777 {u} {g} {target}\n"));
+                } else {
+                    let path = p.to_str().ok_or_else(|| {
+                        Error::Options(format!("{}: unexpected name", p.display()))
+                    })?;
+                    lines.push_str(&format!(
+                        "{name} F {t} {mode:o} {u} {g} cat {}\n",
+                        sh_quote(path)
+                    ));
+                }
+            }
+            if m.is_dir() {
+                walk(src, stage, &rel, lines)?;
+            }
+        }
+        Ok(())
+    }
+    let mut lines = String::new();
+    walk(src, stage, Path::new(""), &mut lines)?;
+    fs::write(out, lines).map_err(|e| Error::io(out, e))
 }

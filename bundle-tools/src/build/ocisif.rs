@@ -172,11 +172,32 @@ pub(crate) fn write_oci_sif(
     flavour: Flavour,
     progress: Progress,
 ) -> Result<BuildReport> {
+    write_oci_sif_with(
+        out,
+        squashfs,
+        |_| config.to_vec(),
+        config_media_type,
+        flavour,
+        progress,
+    )
+}
+
+/// [`write_oci_sif`] with the config made from the layer's digest, which is also its
+/// diff_id (the squashfs layer is not compressed): the layer is read once.
+fn write_oci_sif_with(
+    out: &Path,
+    squashfs: &Path,
+    config: impl FnOnce(&str) -> Vec<u8>,
+    config_media_type: &str,
+    flavour: Flavour,
+    progress: Progress,
+) -> Result<BuildReport> {
     let (of, file) = OutFile::new(out)?;
     let mut w = SifWriter::new(file, CreateOptions::deterministic(4 + SPARE_DESCRIPTORS))?;
     let mut lf = File::open(squashfs).map_err(|e| Error::io(squashfs, e))?;
     let sq_size = lf.metadata().map_err(|e| Error::io(squashfs, e))?.len();
     let (_, layer_digest) = w.add_oci_blob(&mut lf)?;
+    let config = config(&layer_digest);
     let (_, cfg_digest) = w.add_oci_blob(&mut &config[..])?;
     let manifest = Manifest {
         schema_version: 2,
@@ -274,12 +295,14 @@ pub fn build_from_dir(
     let sqfs = work.path.join("layer.squashfs");
     progress.say(format!("creating squashfs from {}", rootfs.display()));
     squashfs::mksquashfs(rootfs, &sqfs)?;
-    let mut f = File::open(&sqfs).map_err(|e| Error::io(&sqfs, e))?;
-    let (diff_id, _) = HashRead::new(&mut f)
-        .finish()
-        .map_err(|e| Error::io(&sqfs, e))?;
-    let config = default_config(&diff_id, opts);
-    write_oci_sif(out, &sqfs, &config, OCI_CONFIG, Flavour::Oci, progress)
+    write_oci_sif_with(
+        out,
+        &sqfs,
+        |diff_id| default_config(diff_id, opts),
+        OCI_CONFIG,
+        Flavour::Oci,
+        progress,
+    )
 }
 
 /// Image config for a directory: sh, the default PATH, `--env` and `--label`.

@@ -14,9 +14,18 @@ use crate::error::{Error, Result};
 /// images use), a zero creation time for reproducibility, xattrs kept and owners as
 /// they are in SRC (no `-all-root`). Returns the image size.
 pub fn mksquashfs(src: &Path, out: &Path) -> Result<u64> {
-    let res = Command::new("mksquashfs")
-        .arg(src)
-        .arg(out)
+    mksquashfs_with(src, out, None)
+}
+
+/// [`mksquashfs`] with pseudo file definitions (`-pf FILE`): entries added to the
+/// image without copying `src` to add them.
+pub fn mksquashfs_with(src: &Path, out: &Path, pseudo: Option<&Path>) -> Result<u64> {
+    let mut cmd = Command::new("mksquashfs");
+    cmd.arg(src).arg(out);
+    if let Some(pf) = pseudo {
+        cmd.arg("-pf").arg(pf);
+    }
+    let res = cmd
         .args([
             "-noappend",
             "-comp",
