@@ -7,11 +7,7 @@ mod logging;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use sifrun::runtime::{cgroup_warmup, sealed_exe, unix};
-
-use crate::cli::Cli;
 
 fn main() -> ExitCode {
     // Only commands whose child processes enter a container need a sealed copy of
@@ -24,7 +20,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let mut cli = match Cli::try_parse() {
+    let mut cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help/version on stdout and usage errors on stderr; runc exits 1
@@ -47,7 +43,7 @@ fn main() -> ExitCode {
     }
 
     let Some(command) = cli.command.take() else {
-        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        let _ = cli::help::command().print_help();
         return ExitCode::from(1);
     };
 

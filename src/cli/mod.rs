@@ -3,12 +3,22 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 use sifrun::image::{self, sif};
 use sifrun::runtime::{create, events, exec, kill, restore, run, update};
 
+pub mod argv;
+pub mod help;
 pub mod oci;
+
+/// Parses argv: runc's spellings rewritten ([`argv`]), sifrun's help texts ([`help`]).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let mut cmd = help::command();
+    let args = argv::normalize(&cmd, std::env::args_os().collect());
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,11 +35,11 @@ pub struct Cli {
     #[command(flatten)]
     pub global: liboci_cli::GlobalOpts,
 
-    /// Ignore cgroup permission errors ('true', 'false', or 'auto')
+    /// Ignore cgroup permission errors ('true', 'false', or 'auto') [default: auto]
     #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 
-    /// Path to the criu binary used for checkpoint and restore
+    /// Path to the criu binary used for checkpoint and restore [default: criu]
     #[arg(long, value_name = "PATH")]
     pub criu: Option<PathBuf>,
 
@@ -74,7 +84,7 @@ pub enum Command {
     /// Print the runtime-spec features document
     Features(liboci_cli::Features),
     /// Checkpoint a running container with criu
-    Checkpoint(liboci_cli::Checkpoint),
+    Checkpoint(sifrun::runtime::checkpoint::Checkpoint),
     /// Restore a container from a criu checkpoint
     Restore(restore::Restore),
     /// Turn a SIF or OCI-SIF image into a ready OCI bundle

@@ -286,13 +286,16 @@ pub fn build_native(
     let work = WorkDir::new(tmp_parent, "native")?;
     let root = work.path.join("rootfs");
     make_root(&root)?;
-    progress.say(format!("copying {}", src_abs.display()));
+    let total = progress.tree_bytes(&src_abs);
     let st = Command::new("cp")
         .arg("-a")
         .arg("--")
         .arg(format!("{}/.", src_abs.display()))
         .arg(&root)
-        .status()
+        .spawn()
+        .and_then(|mut cp| {
+            progress.watch(&mut cp, &format!("copying {}", src_abs.display()), total)
+        })
         .map_err(|e| Error::Options(format!("cp: {e}")))?;
     if !st.success() {
         return Err(Error::Options(format!(
@@ -303,7 +306,7 @@ pub fn build_native(
     let meta = populate(&root, opts)?;
     let sqfs = work.path.join("rootfs.squashfs");
     progress.say("creating squashfs partition");
-    let sq_size = squashfs::mksquashfs(&root, &sqfs)?;
+    let sq_size = squashfs::mksquashfs(&root, &sqfs, progress)?;
 
     let def = deffile(&src_abs, &meta, opts);
     let inspect = serde_json::json!({
