@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     }
 
     let Some(command) = cli.command.take() else {
-        let _ = cli::help::command().print_help();
+        let _ = cli::command().print_help();
         return ExitCode::from(1);
     };
 

@@ -109,14 +109,13 @@ fn go_bool(v: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     fn norm(args: &str) -> String {
         let argv = std::iter::once("sifrun")
             .chain(args.split_whitespace())
             .map(OsString::from)
             .collect();
-        let out = normalize(&crate::cli::Cli::command(), argv);
+        let out = normalize(&crate::cli::command(), argv);
         let out: Vec<_> = out[1..].iter().map(|a| a.to_str().unwrap()).collect();
         out.join(" ")
     }

@@ -2,9 +2,7 @@
 //! dependency, not vendored): its texts are youki's, so sifrun's replace them here,
 //! in runc's words where sifrun does what runc does (docs/runc-flags.md).
 
-use clap::{Command, CommandFactory};
-
-use super::Cli;
+use clap::Command;
 
 /// (command path, argument id, help). The path is "" for the global flags.
 const TEXTS: &[(&str, &str, &str)] = &[
@@ -167,9 +165,8 @@ const PRESERVE_FDS: &str =
 /// Short flags runc has and liboci-cli's definitions lack.
 const SHORTS: &[(&str, &str, char)] = &[("exec", "cap", 'c'), ("list", "format", 'f')];
 
-/// sifrun's command line: the derived one with sifrun's texts.
-pub fn command() -> Command {
-    let mut cmd = Cli::command();
+/// The derived command line with sifrun's texts.
+pub fn apply(mut cmd: Command) -> Command {
     for &(path, id, text) in TEXTS {
         cmd = at(cmd, path, &|c| c.mut_arg(id, |a| a.help(text)));
     }
@@ -203,16 +200,16 @@ mod tests {
     #[test]
     fn texts_name_sifrun() {
         let mut text = String::new();
-        all_help(command(), &mut text);
+        all_help(crate::cli::command(), &mut text);
         for bad in ["youki", "rather then", "rool", "path ,"] {
             assert!(!text.contains(bad), "help text contains {bad:?}");
         }
-        command().debug_assert();
+        crate::cli::command().debug_assert();
     }
 
     #[test]
     fn every_override_names_an_argument() {
-        let cmd = command();
+        let cmd = crate::cli::command();
         for &(path, id, _) in TEXTS {
             let mut c = &cmd;
             for name in path.split_whitespace() {

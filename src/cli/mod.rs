@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use sifrun::image::{self, sif};
 use sifrun::runtime::{create, events, exec, kill, restore, run, update};
@@ -12,9 +12,14 @@ pub mod argv;
 pub mod help;
 pub mod oci;
 
+/// sifrun's command line: the derived one with sifrun's help texts.
+pub fn command() -> clap::Command {
+    help::apply(Cli::command())
+}
+
 /// Parses argv: runc's spellings rewritten ([`argv`]), sifrun's help texts ([`help`]).
 pub fn parse() -> Result<Cli, clap::Error> {
-    let mut cmd = help::command();
+    let mut cmd = command();
     let args = argv::normalize(&cmd, std::env::args_os().collect());
     let matches = cmd.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))

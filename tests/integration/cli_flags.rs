@@ -173,14 +173,15 @@ fn lifecycle_flags_in_runc_spellings() {
             stderr(&o)
         );
 
-        // exec: repeated -e, single-dash long flags, a false boolean
+        // exec: a repeated flag (runc refuses -e and --env mixed), single-dash long
+        // flags, a false boolean
         let o = rt.run(&[
             "--root",
             "ROOT",
             "exec",
-            "-e",
-            "A=1",
             "-env",
+            "A=1",
+            "--env",
             "B=2",
             "--tty=false",
             "-cwd",
