@@ -231,9 +231,7 @@ fn mkdir_errors() -> HashMap<i64, i32> {
     let nrs = [libc::SYS_mkdir, libc::SYS_mkdirat];
     #[cfg(not(target_arch = "x86_64"))]
     let nrs = [libc::SYS_mkdirat];
-    nrs.into_iter()
-        .map(|nr| (nr, libc::ENOMEDIUM))
-        .collect()
+    nrs.into_iter().map(|nr| (nr, libc::ENOMEDIUM)).collect()
 }
 
 const MKDIR_PROBE: &str =
