@@ -29,27 +29,13 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Enable systemd cgroup support: cgroupsPath is then of the form \"slice:prefix:name\", \
          e.g. \"system.slice:sifrun:434234\"",
     ),
-    ("create", "bundle", BUNDLE),
-    ("create", "console_socket", CONSOLE_SOCKET),
-    ("create", "pid_file", PID_FILE),
-    ("create", "no_pivot", NO_PIVOT),
-    ("create", "no_new_keyring", NO_NEW_KEYRING),
-    ("create", "preserve_fds", PRESERVE_FDS),
-    ("create", "container_id", ID),
-    ("run", "bundle", BUNDLE),
-    ("run", "console_socket", CONSOLE_SOCKET),
-    ("run", "pid_file", PID_FILE),
     (
         "run",
         "no_subreaper",
         "Do not make sifrun a subreaper for reparented processes",
     ),
-    ("run", "no_pivot", NO_PIVOT),
-    ("run", "no_new_keyring", NO_NEW_KEYRING),
-    ("run", "preserve_fds", PRESERVE_FDS),
     ("run", "keep", "Do not delete the container after it exits"),
     ("run", "detach", "Detach from the container's process"),
-    ("run", "container_id", ID),
     ("exec", "console_socket", CONSOLE_SOCKET),
     ("exec", "cwd", "Current working directory in the container"),
     (
@@ -149,6 +135,25 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("checkpoint", "container_id", ID),
 ];
 
+/// Flags `create` and `run` share (liboci-cli defines them twice).
+const CREATE_RUN: &[(&str, &str)] = &[
+    ("bundle", BUNDLE),
+    ("console_socket", CONSOLE_SOCKET),
+    ("pid_file", PID_FILE),
+    ("no_pivot", NO_PIVOT),
+    ("no_new_keyring", NO_NEW_KEYRING),
+    ("preserve_fds", PRESERVE_FDS),
+    ("container_id", ID),
+];
+
+/// [`TEXTS`] and [`CREATE_RUN`] for both commands.
+fn texts() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    let shared = ["create", "run"]
+        .into_iter()
+        .flat_map(|c| CREATE_RUN.iter().map(move |&(id, text)| (c, id, text)));
+    TEXTS.iter().copied().chain(shared)
+}
+
 const ID: &str = "The container's id";
 const BUNDLE: &str =
     "Path to the root of the bundle directory (config.json and the root filesystem)";
@@ -167,7 +172,7 @@ const SHORTS: &[(&str, &str, char)] = &[("exec", "cap", 'c'), ("list", "format",
 
 /// The derived command line with sifrun's texts.
 pub fn apply(mut cmd: Command) -> Command {
-    for &(path, id, text) in TEXTS {
+    for (path, id, text) in texts() {
         cmd = at(cmd, path, &|c| c.mut_arg(id, |a| a.help(text)));
     }
     for &(path, id, short) in SHORTS {
@@ -210,7 +215,7 @@ mod tests {
     #[test]
     fn every_override_names_an_argument() {
         let cmd = crate::cli::command();
-        for &(path, id, _) in TEXTS {
+        for (path, id, _) in texts() {
             let mut c = &cmd;
             for name in path.split_whitespace() {
                 c = c.find_subcommand(name).unwrap();
