@@ -9,6 +9,8 @@
 #      engines step runs, the container engines (conformance/engines/setup-engines.sh
 #      install); both idempotent. TEST_SKIP_INSTALL=1 skips this.
 #   1. cargo build --release --workspace
+#   1b. check-aarch64: cargo check --workspace --target aarch64-unknown-linux-gnu (the
+#      code compiles for arm64; rustup adds the target's std if missing)
 #   2. vendor: hack/vendor-check.sh (third_party/<crate> is the pristine crates.io package
 #      plus third_party/patches/<crate>/*.patch, nothing more, nothing less)
 #   2b. layers: hack/check-layers.py (no import circle in src/ or bundle-tools/src, no
@@ -26,7 +28,7 @@
 #
 # Environment:
 #   TEST_SKIP_INSTALL=1       no apt-get, no engine set-up (the machine is ready)
-#   TEST_STEPS="build vendor layers fmt clippy test conformance engines"   steps to run (leak check always)
+#   TEST_STEPS="build check-aarch64 vendor layers fmt clippy test conformance engines"   steps to run (leak check always)
 #   ENGINES_TIMEOUT=1200      seconds for the sifrun run-engines.sh run (killed after that;
 #                             the runc run gets 600)
 #   ENGINES_KNOWN_FAILURES=conformance/engines/known-failures-sifrun.txt
@@ -40,7 +42,7 @@ need_root "$ROOT/hack/test.sh" "$@"
 export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 command -v cargo >/dev/null || { echo "no cargo on PATH ($PATH): install a Rust toolchain (rustup)" >&2; exit 1; }
 
-TEST_STEPS=${TEST_STEPS:-build vendor layers fmt clippy test conformance engines}
+TEST_STEPS=${TEST_STEPS:-build check-aarch64 vendor layers fmt clippy test conformance engines}
 TEST_OUT=${TEST_OUT:-$ROOT/target/test-results}
 ENGINES_TIMEOUT=${ENGINES_TIMEOUT:-1200}
 ENGINES_KNOWN_FAILURES=${ENGINES_KNOWN_FAILURES:-$ROOT/conformance/engines/known-failures-sifrun.txt}
@@ -120,6 +122,15 @@ leak_loops >"$TEST_OUT/loops.before"
 
 # ---- steps -------------------------------------------------------------------------
 s_build() { cargo build --release --workspace; }
+s_check_aarch64() {
+	local t=aarch64-unknown-linux-gnu
+	rustup target list --installed 2>/dev/null | grep -qx "$t" || rustup target add "$t" || return
+	# zstd-sys's build script compiles C; a check links nothing, so without a cross gcc
+	# the host's will do
+	local cc=()
+	command -v aarch64-linux-gnu-gcc >/dev/null || cc=(CC_aarch64_unknown_linux_gnu=gcc AR_aarch64_unknown_linux_gnu=ar)
+	env "${cc[@]}" cargo check --workspace --target "$t"
+}
 s_vendor() { "$ROOT/hack/vendor-check.sh"; }
 s_layers() { python3 "$ROOT/hack/check-layers.py"; }
 s_fmt() { cargo fmt --all --check; }
@@ -191,6 +202,7 @@ s_leaks() {
 if want_step build; then
 	step build s_build || { echo "build failed: skipping the other steps"; want_step() { false; }; }
 fi
+want_step check-aarch64 && { step check-aarch64 s_check_aarch64 || true; }
 want_step vendor && { step vendor s_vendor || true; }
 want_step layers && { step layers s_layers || true; }
 want_step fmt && { step fmt s_fmt || true; }

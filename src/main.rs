@@ -7,11 +7,7 @@ mod logging;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use sifrun::runtime::{cgroup_warmup, sealed_exe, unix};
-
-use crate::cli::Cli;
 
 fn main() -> ExitCode {
     // Only commands whose child processes enter a container need a sealed copy of
@@ -24,20 +20,13 @@ fn main() -> ExitCode {
         }
     }
 
-    let mut cli = match Cli::try_parse() {
+    let mut cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help/version on stdout and usage errors on stderr; runc exits 1
             // on bad flags, which engines and scripts treat as "failed". Usage errors
             // are one line (callers log stderr line by line; "" as an id, for one).
             if !err.use_stderr() {
-                let err = match err.kind() {
-                    clap::error::ErrorKind::DisplayHelp
-                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                        cli::help_command().try_get_matches().err().unwrap_or(err)
-                    }
-                    _ => err,
-                };
                 let _ = err.print();
                 return ExitCode::SUCCESS;
             }
@@ -54,7 +43,7 @@ fn main() -> ExitCode {
     }
 
     let Some(command) = cli.command.take() else {
-        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        let _ = cli::command().print_help();
         return ExitCode::from(1);
     };
 

@@ -3,13 +3,28 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use sifrun::image::{self, sif};
 use sifrun::runtime::{create, events, exec, kill, restore, run, update};
 
+pub mod argv;
 pub mod docs;
+pub mod help;
 pub mod oci;
+
+/// sifrun's command line: the derived one with sifrun's help texts.
+pub fn command() -> clap::Command {
+    help::apply(Cli::command())
+}
+
+/// Parses argv: runc's spellings rewritten ([`argv`]), sifrun's help texts ([`help`]).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let mut cmd = command();
+    let args = argv::normalize(&cmd, std::env::args_os().collect());
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,11 +41,11 @@ pub struct Cli {
     #[command(flatten)]
     pub global: liboci_cli::GlobalOpts,
 
-    /// Ignore cgroup permission errors ('true', 'false', or 'auto')
+    /// Ignore cgroup permission errors ('true', 'false', or 'auto') [default: auto]
     #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 
-    /// Path to the criu binary used for checkpoint and restore
+    /// Path to the criu binary used for checkpoint and restore [default: criu]
     #[arg(long, value_name = "PATH")]
     pub criu: Option<PathBuf>,
 
@@ -42,11 +57,10 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-// `defer`: only the subcommand being run gets its arguments built. Building all of
-// them (clap's default) ran ~400 KB of clap code and filled ~300 KB of heap on
-// every invocation, `state` included.
+// Not `defer`red: sifrun's help texts and runc's flag spellings ([`help`], [`argv`])
+// need every subcommand's arguments before clap builds them (a built command's
+// arguments cannot be changed: clap's index of them goes stale).
 #[derive(Subcommand, Debug)]
-#[command(defer = true)]
 pub enum Command {
     /// Create a container (the process waits for `start`)
     Create(create::Create),
@@ -79,7 +93,7 @@ pub enum Command {
     /// Print the runtime-spec features document
     Features(liboci_cli::Features),
     /// Checkpoint a running container with criu
-    Checkpoint(liboci_cli::Checkpoint),
+    Checkpoint(sifrun::runtime::checkpoint::Checkpoint),
     /// Restore a container from a criu checkpoint
     Restore(restore::Restore),
     /// Turn a SIF or OCI-SIF image into a ready OCI bundle
@@ -118,34 +132,6 @@ pub fn argv_may_enter_container() -> bool {
     std::env::args_os()
         .skip(1)
         .any(|a| matches!(a.to_str(), Some("create" | "run" | "exec" | "restore")))
-}
-
-/// The command tree for help output. With `defer`, a subcommand's arguments are added
-/// when it is used, after its variant's doc comment became its about, and the
-/// arguments struct's own doc comment replaces that; here every subcommand is built
-/// with the variant's text put back, as clap shows it without `defer`.
-pub fn help_command() -> clap::Command {
-    let mut cmd = <Cli as clap::CommandFactory>::command();
-    let _ = cmd.render_usage(); // builds this level only
-    restore_abouts(&mut cmd);
-    cmd
-}
-
-fn restore_abouts(cmd: &mut clap::Command) {
-    for sc in cmd.get_subcommands_mut() {
-        let (about, long) = (sc.get_about().cloned(), sc.get_long_about().cloned());
-        let _ = sc.render_usage(); // runs this subcommand's deferred part only
-        let mut fixed = std::mem::take(sc);
-        if let Some(a) = about {
-            fixed = fixed.about(a);
-        }
-        fixed = match long {
-            Some(l) => fixed.long_about(l),
-            None => fixed.long_about(None::<&str>),
-        };
-        *sc = fixed;
-        restore_abouts(sc);
-    }
 }
 
 pub fn version_text() -> String {

@@ -19,7 +19,6 @@ pub struct Oci {
 }
 
 #[derive(Subcommand, Debug)]
-#[command(defer = true)] // as the top-level commands (see cli/mod.rs)
 pub enum OciCommand {
     /// Turn a SIF or OCI-SIF image into a bundle (same as `sifrun mount`)
     Mount(image::Mount),

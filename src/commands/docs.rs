@@ -6,17 +6,15 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use clap::CommandFactory;
 use clap_mangen::roff::{bold, roman, Inline, Roff};
 
 use crate::cli::docs::{Completion, Man};
-use crate::cli::Cli;
 
 /// runc's Debian package puts its pages in section 8 (runc-create(8), ...); so do we.
 const SECTION: &str = "8";
 
 pub fn completion(a: Completion) -> Result<u8> {
-    let mut cmd = visible(&Cli::command());
+    let mut cmd = visible(&crate::cli::command());
     let mut script = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "sifrun", &mut script);
     let mut out = std::io::stdout().lock();
@@ -49,7 +47,7 @@ fn visible(cmd: &clap::Command) -> clap::Command {
 
 pub fn man(a: Man) -> Result<u8> {
     fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = crate::cli::command().disable_help_subcommand(true);
     // Gives every subcommand its display name ("sifrun-oci-run") and bin name ("sifrun oci run").
     cmd.build();
     write_pages(&cmd, None, &a.dir)?;

@@ -74,7 +74,7 @@ pub struct BuildArgs {
     /// Make an OCI-SIF from dir: too (OCI sources always give an OCI-SIF)
     #[arg(long)]
     pub oci: bool,
-    /// No progress output
+    /// No progress output on a terminal (there is none when stderr is not one)
     #[arg(short, long)]
     pub quiet: bool,
     /// dir: only: file to use as /.singularity.d/runscript

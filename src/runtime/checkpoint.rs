@@ -5,7 +5,59 @@ use anyhow::{bail, Context, Result};
 use super::ctx::Ctx;
 use crate::state::container as state;
 
-pub fn checkpoint(args: liboci_cli::Checkpoint, ctx: &Ctx) -> Result<()> {
+/// liboci-cli's flags plus runc's that libcontainer's criu support has no option for:
+/// accepted so the error names what is missing, not a parse failure.
+#[derive(clap::Args, Debug)]
+pub struct Checkpoint {
+    #[command(flatten)]
+    pub args: liboci_cli::Checkpoint,
+    /// Path for previous criu image files in pre-dump (not supported)
+    #[arg(long, value_name = "PATH")]
+    pub parent_path: Option<String>,
+    /// Use userfaultfd to lazily restore memory pages (not supported)
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// criu writes \0 to this FD once lazy-pages is ready (not supported)
+    #[arg(long, value_name = "FD", allow_hyphen_values = true)]
+    pub status_fd: Option<String>,
+    /// ADDRESS:PORT of the page server (not supported)
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// Dump the container's memory only, leave it running (not supported)
+    #[arg(long)]
+    pub pre_dump: bool,
+    /// Create a namespace, but don't restore its properties (not supported)
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Option<String>,
+    /// Enable auto deduplication of memory images (not supported)
+    #[arg(long)]
+    pub auto_dedup: bool,
+}
+
+impl Checkpoint {
+    /// The first runc flag given that sifrun cannot honour.
+    fn unsupported(&self) -> Option<&'static str> {
+        let set = [
+            (self.parent_path.is_some(), "--parent-path"),
+            (self.lazy_pages, "--lazy-pages"),
+            (
+                self.status_fd.as_deref().is_some_and(|f| f != "-1"),
+                "--status-fd",
+            ),
+            (self.page_server.is_some(), "--page-server"),
+            (self.pre_dump, "--pre-dump"),
+            (self.empty_ns.is_some(), "--empty-ns"),
+            (self.auto_dedup, "--auto-dedup"),
+        ];
+        set.into_iter().find(|(on, _)| *on).map(|(_, name)| name)
+    }
+}
+
+pub fn checkpoint(cp: Checkpoint, ctx: &Ctx) -> Result<()> {
+    if let Some(flag) = cp.unsupported() {
+        bail!("checkpoint {flag} is not supported: libcontainer 0.7's criu support has no such option");
+    }
+    let args = cp.args;
     let (mut container, _lock) = state::load(&ctx.root, &args.container_id, true)?;
     let criu = ctx.criu.clone().unwrap_or_else(|| "criu".into());
     if which(&criu).is_none() {

@@ -11,21 +11,60 @@ use crate::state::container as state;
 
 #[derive(Args, Debug)]
 pub struct Restore {
-    /// Path to the criu image files
-    #[arg(long, default_value = "checkpoint")]
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Path to criu image files for restoring
+    #[arg(long, value_name = "PATH", default_value = "checkpoint")]
     pub image_path: PathBuf,
-    /// Path to the bundle
-    #[arg(short, long, default_value = ".")]
+    /// Path for saving work files and logs
+    #[arg(long, value_name = "PATH")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open tcp connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Handle file locks, for safety
+    #[arg(long)]
+    pub file_locks: bool,
+    /// Cgroups mode: 'soft' (default), 'full' and 'strict'
+    #[arg(long, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Path to the root of the bundle directory
+    #[arg(short, long, value_name = "PATH", default_value = ".")]
     pub bundle: PathBuf,
-    /// Run the restored container in the background
+    /// Detach from the container's process
     #[arg(short, long)]
     pub detach: bool,
-    /// File to write the restored process's pid to
-    #[arg(long)]
+    /// Specify the file to write the process id to
+    #[arg(long, value_name = "PATH")]
     pub pid_file: Option<PathBuf>,
-    /// Unix socket receiving the pty master
+    /// Do not make sifrun a subreaper for reparented processes
     #[arg(long)]
-    pub console_socket: Option<PathBuf>,
+    pub no_subreaper: bool,
+    /// Do not use pivot_root to jail the process inside rootfs
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Create a namespace, but don't restore its properties
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Option<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// An LSM profile to be used during restore, TYPE:NAME
+    #[arg(long, value_name = "TYPE:NAME")]
+    pub lsm_profile: Option<String>,
+    /// An LSM mount context to be used during restore
+    #[arg(long, value_name = "CONTEXT")]
+    pub lsm_mount_context: Option<String>,
     /// Container identifier
     #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new(), required = true)]
     pub container_id: String,

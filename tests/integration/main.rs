@@ -8,6 +8,7 @@
 //! | module | what it covers |
 //! | --- | --- |
 //! | [`cli`] | `--version`, `--help`, `--log`/`--log-format` |
+//! | [`cli_flags`] | runc's flag syntax on runc and sifrun; help texts in sifrun's words |
 //! | [`lifecycle`] | `create`, `start`, `state`, `kill`, `delete`, `--console-socket`, errors |
 //! | [`run`] | `run` in the foreground: exit codes, stdio, signals, tmpcopyup, cwd |
 //! | [`exec`] | `exec` and its options, `ps` of an exec'd process |
@@ -22,6 +23,7 @@
 //! | [`sif_verify`] | `sif verify`: PGP, DSSE and legacy signatures, OCI-SIF digests |
 //! | [`oci`] | `oci run --image`, `oci create`/`start`/`attach`/`logs`/`kill`/…, attach in tmux |
 //! | [`install`] | `hack/install.sh` + `--uninstall`, man pages, completions (bash in tmux) |
+//! | [`progress`] | progress of `sif build` on a terminal (tmux), silence without one |
 //! | [`rootless`] | an unprivileged user: lifecycle, a FUSE-mounted SIF |
 //! | [`security`] | CVE regressions, hostile input, fuzz regression replays |
 //! | [`reliability`] | concurrency and races, fault injection |
@@ -33,6 +35,7 @@ mod common;
 
 mod checkpoint;
 mod cli;
+mod cli_flags;
 mod events;
 mod exec;
 mod install;
@@ -41,6 +44,7 @@ mod list_ps;
 mod mount_umount;
 mod oci;
 mod pause_resume;
+mod progress;
 mod reliability;
 mod rootless;
 mod run;

@@ -2,8 +2,9 @@
 //! directory and the output written to a temporary file renamed into place.
 
 use std::fs;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
 
 use crate::error::{Error, Result};
 
@@ -36,19 +37,83 @@ pub struct BuildReport {
     pub sif_size: u64,
 }
 
-/// Progress lines on stderr unless quiet.
+/// Progress on stderr, only on a terminal and without `--quiet`: scripts (stderr a
+/// pipe or a file) get nothing but errors. Lines for the steps, and a one-line bar,
+/// redrawn with `\r`, while an external tool copies or squashes.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
-    pub quiet: bool,
+    pub on: bool,
 }
 
 impl Progress {
-    pub fn say(&self, msg: impl AsRef<str>) {
-        if !self.quiet {
-            let mut e = std::io::stderr().lock();
-            let _ = writeln!(e, "{}", msg.as_ref());
+    pub fn new(quiet: bool) -> Self {
+        Progress {
+            on: !quiet && std::io::stderr().is_terminal(),
         }
     }
+
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if self.on {
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "\r\x1b[K{}", msg.as_ref());
+        }
+    }
+
+    /// Waits for `child`, drawing `label: NN% (read of total)` from the bytes it has
+    /// read so far (/proc/PID/io `rchar`; `total`: the bytes of its input).
+    pub fn watch(&self, child: &mut Child, label: &str, total: u64) -> std::io::Result<ExitStatus> {
+        let mut drawn = false;
+        let status = loop {
+            if let Some(st) = child.try_wait()? {
+                break st;
+            }
+            if self.on {
+                let done = read_chars(child.id()).unwrap_or(0).min(total);
+                let pct = (done * 100).checked_div(total).unwrap_or(0).min(99);
+                let mut e = std::io::stderr().lock();
+                let _ = write!(
+                    e,
+                    "\r\x1b[K{label}: {pct:>2}% ({} of {})",
+                    human(done),
+                    human(total)
+                );
+                let _ = e.flush();
+                drawn = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        if drawn {
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "\r\x1b[K{label}: 100% ({})", human(total));
+        }
+        Ok(status)
+    }
+
+    /// The bytes of the regular files under `dir` (0 when off: only the bar needs it).
+    pub fn tree_bytes(&self, dir: &Path) -> u64 {
+        fn walk(d: &Path) -> u64 {
+            let Ok(rd) = fs::read_dir(d) else { return 0 };
+            rd.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+                    _ => 0,
+                })
+                .sum()
+        }
+        if self.on {
+            walk(dir)
+        } else {
+            0
+        }
+    }
+}
+
+fn read_chars(pid: u32) -> Option<u64> {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Human-readable byte count.

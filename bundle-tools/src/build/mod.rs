@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 
 /// Build `out` from `source`.
 pub fn build(out: &Path, source: &SourceSpec, opts: &BuildOptions) -> Result<BuildReport> {
-    let progress = Progress { quiet: opts.quiet };
+    let progress = Progress::new(opts.quiet);
     let out_dir = parent_dir(out);
     if !out_dir.is_dir() {
         return Err(Error::Options(format!(

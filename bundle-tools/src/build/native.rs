@@ -302,12 +302,15 @@ pub fn build_native(
         let pf = work.path.join("pseudo");
         write_pseudo(&src_abs, &root, &pf)?;
         progress.say("creating squashfs partition");
-        (meta, squashfs::mksquashfs_with(&src_abs, &sqfs, Some(&pf))?)
+        (
+            meta,
+            squashfs::mksquashfs_with(&src_abs, &sqfs, Some(&pf), progress)?,
+        )
     } else {
         copy_tree(&src_abs, &root, progress)?;
         let meta = populate(&root, opts)?;
         progress.say("creating squashfs partition");
-        (meta, squashfs::mksquashfs(&root, &sqfs)?)
+        (meta, squashfs::mksquashfs(&root, &sqfs, progress)?)
     };
 
     let def = deffile(&src_abs, &meta, opts);
@@ -364,13 +367,14 @@ pub fn build_native(
 
 /// `cp -a SRC/. ROOT`.
 fn copy_tree(src: &Path, root: &Path, progress: Progress) -> Result<()> {
-    progress.say(format!("copying {}", src.display()));
+    let total = progress.tree_bytes(src);
     let st = Command::new("cp")
         .arg("-a")
         .arg("--")
         .arg(format!("{}/.", src.display()))
         .arg(root)
-        .status()
+        .spawn()
+        .and_then(|mut cp| progress.watch(&mut cp, &format!("copying {}", src.display()), total))
         .map_err(|e| Error::Options(format!("cp: {e}")))?;
     if !st.success() {
         return Err(Error::Options(format!(

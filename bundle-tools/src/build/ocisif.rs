@@ -269,7 +269,7 @@ pub fn build_from_image(
     apply_layers(&img, &rootfs, progress)?;
     let sqfs = work.path.join("layer.squashfs");
     progress.say("creating squashfs layer");
-    squashfs::mksquashfs(&rootfs, &sqfs)?;
+    squashfs::mksquashfs(&rootfs, &sqfs, progress)?;
     let mut r = write_oci_sif(
         out,
         &sqfs,
@@ -294,7 +294,7 @@ pub fn build_from_dir(
     let work = WorkDir::new(tmp_parent, "dir")?;
     let sqfs = work.path.join("layer.squashfs");
     progress.say(format!("creating squashfs from {}", rootfs.display()));
-    squashfs::mksquashfs(rootfs, &sqfs)?;
+    squashfs::mksquashfs(rootfs, &sqfs, progress)?;
     write_oci_sif_with(
         out,
         &sqfs,

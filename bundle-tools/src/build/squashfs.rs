@@ -8,18 +8,25 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::common::Progress;
 use crate::error::{Error, Result};
 
 /// `mksquashfs SRC OUT` with gzip (what SingularityCE's OCI-SIF layers and native
 /// images use), a zero creation time for reproducibility, xattrs kept and owners as
 /// they are in SRC (no `-all-root`). Returns the image size.
-pub fn mksquashfs(src: &Path, out: &Path) -> Result<u64> {
-    mksquashfs_with(src, out, None)
+pub fn mksquashfs(src: &Path, out: &Path, progress: Progress) -> Result<u64> {
+    mksquashfs_with(src, out, None, progress)
 }
 
 /// [`mksquashfs`] with pseudo file definitions (`-pf FILE`): entries added to the
 /// image without copying `src` to add them.
-pub fn mksquashfs_with(src: &Path, out: &Path, pseudo: Option<&Path>) -> Result<u64> {
+pub fn mksquashfs_with(
+    src: &Path,
+    out: &Path,
+    pseudo: Option<&Path>,
+    progress: Progress,
+) -> Result<u64> {
+    let total = progress.tree_bytes(src);
     let mut cmd = Command::new("mksquashfs");
     cmd.arg(src).arg(out);
     if let Some(pf) = pseudo {
@@ -39,7 +46,24 @@ pub fn mksquashfs_with(src: &Path, out: &Path, pseudo: Option<&Path>) -> Result<
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output();
+        .spawn()
+        .and_then(|mut child| {
+            // read while it runs: a full pipe would stall it
+            let mut err = child.stderr.take();
+            let reader = std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(e) = err.as_mut() {
+                    let _ = std::io::Read::read_to_end(e, &mut buf);
+                }
+                buf
+            });
+            let status = progress.watch(&mut child, "writing squashfs", total)?;
+            Ok(std::process::Output {
+                status,
+                stdout: Vec::new(),
+                stderr: reader.join().unwrap_or_default(),
+            })
+        });
     let o = match res {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
@@ -39,7 +40,8 @@ pub(super) fn mount_layer(
         o.push_str(&format!(",uid={u},gid={g}"));
     }
     st.will_mount(dir, "fuse.squashfuse", true)?;
-    run_tool(
+    run_daemon(
+        dir,
         "squashfuse",
         &[
             OsStr::new("-o"),
@@ -67,7 +69,8 @@ pub(super) fn mount_overlay(
         o.push_str(",xattr_permissions=2");
     }
     st.will_mount(rootfs, "fuse.fuse-overlayfs", true)?;
-    run_tool(
+    run_daemon(
+        rootfs,
         "fuse-overlayfs",
         &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
     )
@@ -115,6 +118,26 @@ pub(super) fn fusermount_unmount(target: &Path, force: bool) -> Result<()> {
         ),
         Err(e) => Err(e),
     }
+}
+
+/// [`run_tool`] for a FUSE daemon, which returns once it serves `dir`. A large
+/// image can take a while: on a terminal, say what for after a second.
+fn run_daemon(dir: &Path, tool: &str, args: &[&OsStr]) -> Result<()> {
+    if !std::io::stderr().is_terminal() {
+        return run_tool(tool, args);
+    }
+    let (done, waiting) = std::sync::mpsc::channel::<()>();
+    let msg = format!("sifrun: waiting for {tool} to serve {} ...", dir.display());
+    let notice = std::thread::spawn(move || {
+        let second = std::time::Duration::from_secs(1);
+        if waiting.recv_timeout(second) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            eprintln!("{msg}");
+        }
+    });
+    let r = run_tool(tool, args);
+    drop(done);
+    let _ = notice.join();
+    r
 }
 
 fn run_tool(tool: &str, args: &[&OsStr]) -> Result<()> {

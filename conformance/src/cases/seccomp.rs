@@ -226,10 +226,12 @@ fn notify_profile(agent: &Path, names: &[&str]) -> Value {
 }
 
 fn mkdir_errors() -> HashMap<i64, i32> {
-    [libc::SYS_mkdir, libc::SYS_mkdirat]
-        .into_iter()
-        .map(|nr| (nr, libc::ENOMEDIUM))
-        .collect()
+    // aarch64 (like every newer architecture) has mkdirat(2) only
+    #[cfg(target_arch = "x86_64")]
+    let nrs = [libc::SYS_mkdir, libc::SYS_mkdirat];
+    #[cfg(not(target_arch = "x86_64"))]
+    let nrs = [libc::SYS_mkdirat];
+    nrs.into_iter().map(|nr| (nr, libc::ENOMEDIUM)).collect()
 }
 
 const MKDIR_PROBE: &str =
