@@ -24,6 +24,10 @@ pub struct Mount {
     /// instead of runc's default one
     #[arg(long)]
     pub oci_mode: bool,
+    /// Mount the image's layers for this bundle alone, not shared with other bundles
+    /// of the same image (also SIFRUN_NO_SHARE=1)
+    #[arg(long)]
+    pub no_share: bool,
     #[command(flatten)]
     pub run: RunOptions,
     /// SIF or OCI-SIF image
@@ -43,7 +47,13 @@ pub fn mount(args: Mount) -> anyhow::Result<()> {
         Profile::Bundle
     };
     let opts = args.run.to_options(profile, Action::Image)?;
-    mount_with(&args.image, &args.bundle, args.mode, &opts)
+    mount_with(&args.image, &args.bundle, args.mode, &opts, !args.no_share)
+}
+
+/// Whether to share image mounts: asked for (no `--no-share`) and not turned off
+/// by `SIFRUN_NO_SHARE` (anything but empty or 0).
+fn sharing(asked: bool) -> bool {
+    asked && std::env::var("SIFRUN_NO_SHARE").map_or(true, |v| v.is_empty() || v == "0")
 }
 
 /// Mount with `opts`, telling the user what the options could not do.
@@ -52,7 +62,12 @@ pub fn mount_with(
     bundle_dir: &std::path::Path,
     mode: MountMode,
     opts: &Options,
+    share: bool,
 ) -> anyhow::Result<()> {
+    let opts = &Options {
+        share: sharing(share),
+        ..opts.clone()
+    };
     let m = bundle::mount_with(image, bundle_dir, mode, opts)
         .with_context(|| format!("mount {} on {}", image.display(), bundle_dir.display()))?;
     for n in &m.notes {

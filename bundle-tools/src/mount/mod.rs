@@ -32,6 +32,7 @@ pub mod loopdev;
 mod mode;
 mod mountinfo;
 mod plan;
+mod shared;
 mod state;
 mod teardown;
 
@@ -46,6 +47,7 @@ pub use mode::MountMode;
 use mode::{is_root, merr};
 pub use mountinfo::is_mountpoint;
 use plan::{Layer, Layout, Source};
+pub use shared::{images_dir, SharedRef};
 pub use state::{LoopRecord, MountRecord, MountState, STATE_FILE};
 use teardown::teardown;
 
@@ -229,6 +231,7 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
         loop_devices: vec![],
         created: vec![],
         bundle_created,
+        shared: None,
     };
     if let Err(e) = st.save() {
         let _ = teardown(&mut st, true, true);
@@ -289,20 +292,31 @@ fn build(
     ctx: &BuildCtx,
 ) -> Result<Vec<String>> {
     let lay = Layout::new(&st.bundle);
-    st.mkdirs(&lay.dirs(layers.len()))?;
+    // Extract mode unpacks per bundle: nothing to share.
+    let images = (ctx.opts.share && st.mode != MountMode::Extract)
+        .then(images_dir)
+        .flatten();
+    let own_layers = if images.is_some() { 0 } else { layers.len() };
+    st.mkdirs(&lay.dirs(own_layers))?;
     if st.mode == MountMode::Extract {
         extract::extract(sif.path(), layers, &lay.rootfs)?;
     } else {
-        for (i, l) in layers.iter().enumerate() {
-            match st.mode {
-                MountMode::Fuse => {
-                    fuse::mount_layer(st, sif.path(), l, &lay.layer(i), ctx.other_users)?
+        let lowers = match &images {
+            Some(images) => shared::acquire(st, images, sif.path(), layers, ctx.other_users)?,
+            None => {
+                for (i, l) in layers.iter().enumerate() {
+                    match st.mode {
+                        MountMode::Fuse => {
+                            fuse::mount_layer(st, sif.path(), l, &lay.layer(i), ctx.other_users)?
+                        }
+                        _ => kernel::mount_layer(st, sif.path(), l, &lay.layer(i))?,
+                    }
                 }
-                _ => kernel::mount_layer(st, sif.path(), l, &lay.layer(i))?,
+                (0..layers.len()).map(|i| lay.layer(i)).collect()
             }
-        }
+        };
         let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
-        let opts = lay.overlay_options(layers.len(), &extra, upper.as_ref());
+        let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
         match st.mode {
             MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
             _ => kernel::mount_overlay(st, &lay.rootfs, &opts)?,

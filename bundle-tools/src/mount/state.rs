@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::mode::{merr, MountMode};
+use super::shared::SharedRef;
 use crate::error::{Error, Result};
 
 pub const STATE_FILE: &str = ".sifrun-mount.json";
@@ -45,6 +46,10 @@ pub struct MountState {
     /// Paths created, in creation order (removed in reverse).
     pub created: Vec<PathBuf>,
     pub bundle_created: bool,
+    /// The read-only layers are a shared image mount (not under `layers/`): the
+    /// bundle holds a ref on it until umount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedRef>,
 }
 
 impl MountState {
@@ -138,5 +143,6 @@ pub(super) fn leftover_state(bundle: &Path) -> Option<MountState> {
         loop_devices: vec![],
         created,
         bundle_created: true,
+        shared: None,
     })
 }

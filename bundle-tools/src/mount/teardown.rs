@@ -23,6 +23,11 @@ pub(super) fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) ->
     if force {
         sweep(&st.bundle)?;
     }
+    // After the overlay over them is gone, before the state that names the ref.
+    if let Some(sh) = st.shared.clone() {
+        super::shared::release(&sh, &st.bundle, force)?;
+        st.shared = None;
+    }
     while let Some(l) = st.loop_devices.pop() {
         loopdev::detach_if_ours(l.number, &st.image, l.offset)?;
     }
@@ -91,7 +96,7 @@ fn unmount_one(m: &MountRecord, force: bool) -> Result<()> {
 /// is still mounted under the bundle (newest first; busy ones lazily), then kills the
 /// FUSE daemons still serving it (e.g. one a killed `mount` had started and that
 /// mounted after we looked), then unmounts again what they left.
-fn sweep(bundle: &Path) -> Result<()> {
+pub(super) fn sweep(bundle: &Path) -> Result<()> {
     let unmount_all = || -> Result<()> {
         for (target, fstype) in mounts_under(bundle).into_iter().rev() {
             let fuse = fstype.starts_with("fuse");
