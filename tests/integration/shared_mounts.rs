@@ -334,7 +334,7 @@ fn user_fuse_one_squashfuse() {
     assert!(h
         .join("run/sifrun/.images")
         .join(&key)
-        .join("layers/0")
+        .join("refs")
         .is_dir());
     assert_eq!(
         squashfuses().len(),
