@@ -5,7 +5,8 @@
 //! layers, `BUNDLE/rootfs` an overlay of them with `BUNDLE/overlay/{upper,work}`,
 //! `BUNDLE/volumes/`, `BUNDLE/config.json`, and `BUNDLE/.sifrun-mount.json` recording
 //! exactly what was done so `umount` can undo it (and a failed mount is rolled back
-//! with the same code).
+//! with the same code). With `Options::share` the layers are instead one mount per
+//! image shared by its bundles (`shared.rs`), and `layers/` stays empty.
 //!
 //! The state is saved (atomically: temp file + rename) before every step that leaves
 //! something behind (a directory, a loop device, a mount, a FUSE daemon), so a
@@ -16,6 +17,7 @@
 //!
 //! * `plan.rs`: what to mount and where (layers, bundle layout, overlay options).
 //! * `state.rs`: the persisted mount state.
+//! * `shared.rs`: shared image mounts: one per image, mode and user, ref-counted.
 //! * `kernel.rs`: loop devices + squashfs/ext3 + overlayfs (root).
 //! * `fuse.rs`: squashfuse + fuse-overlayfs, fusermount, the FUSE daemons.
 //! * `teardown.rs`: undoing the state, and the `--force` sweep.

@@ -378,7 +378,9 @@ fn sweep_others(images: &Path, skip: &str) {
             continue;
         }
         let dir = e.path();
-        if let Ok(Some(lock)) = Lock::take(&dir, false, false) {
+        // Made if missing: a kill between removing the lock file and the dir leaves
+        // one without.
+        if let Ok(Some(lock)) = Lock::take(&dir, true, false) {
             if live_refs(&dir, &name) == 0 {
                 let _ = remove_image(&dir, lock);
             }
