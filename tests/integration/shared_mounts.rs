@@ -10,68 +10,36 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::sif::{busybox_sif_copy, run_with_stdin};
+use crate::common::sif::{busybox_sif_copy, run_with_stdin, MountScratch};
 use crate::common::*;
 
-/// Bundles mounted by a test (`umount --force`d on drop), with a state root.
-struct Bundles {
-    dir: TmpDir,
-    made: Vec<PathBuf>,
-}
+/// A [`MountScratch`] whose mounts are `--mode kernel` and that runs `echo hi` in them.
+struct Bundles(MountScratch);
 
 impl Bundles {
     fn new(tag: &str) -> Self {
-        Bundles {
-            dir: TmpDir::new(&format!("sifrun-shared-{tag}")),
-            made: vec![],
-        }
+        Bundles(MountScratch::new(&format!("shared-{tag}")))
     }
 
-    fn state(&self) -> PathBuf {
-        self.dir.join("state")
+    fn dir(&self) -> &TmpDir {
+        &self.0.dir
     }
 
-    /// `sifrun mount --mode kernel EXTRA... IMG BUNDLE-tag` (must succeed).
     fn mount(&mut self, img: &Path, tag: &str, extra: &[&str], env: &[(&str, &str)]) -> PathBuf {
-        let b = self.dir.join(format!("bundle-{tag}"));
-        self.made.push(b.clone());
-        let mut c = Command::new(SIFRUN);
-        c.args(["mount", "--mode", "kernel"])
-            .args(extra)
-            .arg(img)
-            .arg(&b);
-        c.envs(env.iter().copied());
-        assert_ok(&output_with_timeout(c, Duration::from_secs(60)), "mount");
-        b
+        let mut args = vec!["--mode", "kernel"];
+        args.extend_from_slice(extra);
+        self.0.mount(img, tag, &args, env)
     }
 
     fn umount(&self, b: &Path) {
-        let mut c = Command::new(SIFRUN);
-        c.arg("--root").arg(self.state()).arg("umount").arg(b);
-        assert_ok(&output_with_timeout(c, Duration::from_secs(60)), "umount");
-        assert!(!b.exists(), "umount left {}", b.display());
+        self.0.umount(b)
     }
 
     /// Runs `echo hi` in bundle `b`.
     fn runs(&self, b: &Path, what: &str) {
-        let o = run_with_stdin(&self.state(), b, &unique_id("shr"), "echo hi\n");
+        let o = run_with_stdin(&self.0.state(), b, &unique_id("shr"), "echo hi\n");
         assert_ok(&o, what);
         assert_eq!(stdout(&o), "hi\n", "{what}");
-    }
-}
-
-impl Drop for Bundles {
-    fn drop(&mut self) {
-        for b in &self.made {
-            if b.exists() {
-                let _ = Command::new(SIFRUN)
-                    .arg("--root")
-                    .arg(self.state())
-                    .args(["umount", "--force"])
-                    .arg(b)
-                    .output();
-            }
-        }
     }
 }
 
@@ -119,7 +87,7 @@ fn two_bundles_one_mount_and_last_umount_unmounts() {
         return;
     }
     let mut s = Bundles::new("two");
-    let img = busybox_sif_copy(&s.dir.path);
+    let img = busybox_sif_copy(&s.dir().path);
     let b1 = s.mount(&img, "1", &[], &[]);
     let b2 = s.mount(&img, "2", &[], &[]);
     let (k1, k2) = (shared_key(&b1), shared_key(&b2));
@@ -160,7 +128,7 @@ fn rewritten_image_gets_a_new_mount() {
         return;
     }
     let mut s = Bundles::new("rewrite");
-    let img = busybox_sif_copy(&s.dir.path);
+    let img = busybox_sif_copy(&s.dir().path);
     let b1 = s.mount(&img, "1", &[], &[]);
     // Same path, new content (same bytes here, so the old mount stays sane; mtime
     // and ctime change all the same).
@@ -189,7 +157,7 @@ fn no_share_mounts_separately() {
         return;
     }
     let mut s = Bundles::new("noshare");
-    let img = busybox_sif_copy(&s.dir.path);
+    let img = busybox_sif_copy(&s.dir().path);
     let b1 = s.mount(&img, "1", &["--no-share"], &[]);
     let b2 = s.mount(&img, "2", &[], &[("SIFRUN_NO_SHARE", "1")]);
     assert_eq!(shared_key(&b1), None);
@@ -211,11 +179,11 @@ fn stale_ref_is_dropped() {
         return;
     }
     let mut s = Bundles::new("stale");
-    let img = busybox_sif_copy(&s.dir.path);
+    let img = busybox_sif_copy(&s.dir().path);
     let b1 = s.mount(&img, "1", &[], &[]);
     let key = shared_key(&b1).unwrap();
     let refs = image_dir(&key).join("refs");
-    let gone = s.dir.join("bundle-gone");
+    let gone = s.dir().join("bundle-gone");
     let name = {
         use sha2::Digest;
         hex::encode(&sha2::Sha256::digest(gone.as_os_str().as_encoded_bytes())[..16])
@@ -231,8 +199,8 @@ fn concurrent_oci_runs_share_one_mount() {
         return;
     }
     let s = Bundles::new("ocirun");
-    let img = busybox_sif_copy(&s.dir.path);
-    let state = s.state();
+    let img = busybox_sif_copy(&s.dir().path);
+    let state = s.0.state();
     let run = |script: &str| {
         let mut c = Command::new(SIFRUN);
         c.arg("--root")
@@ -264,7 +232,7 @@ fn concurrent_oci_runs_share_one_mount() {
     assert_eq!(during, 1, "both runs on one loop device");
     let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
     assert!(loops.is_empty(), "loop devices left: {loops:?}");
-    assert!(mounts_under(&s.dir.path).is_empty());
+    assert!(mounts_under(&s.dir().path).is_empty());
 }
 
 /// A user in FUSE mode: one squashfuse for two bundles of one image, in the user's

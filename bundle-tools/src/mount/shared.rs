@@ -140,6 +140,7 @@ impl Lock {
                 .read(true)
                 .write(true)
                 .create(create)
+                .truncate(false)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 .open(&path);
