@@ -75,7 +75,13 @@ impl MountScratch {
 
     /// `sifrun mount ARGS... IMAGE BUNDLE-tag` with `env` added (must succeed); the
     /// bundle is `umount --force`d on drop if still there.
-    pub fn mount(&mut self, image: &Path, tag: &str, args: &[&str], env: &[(&str, &str)]) -> PathBuf {
+    pub fn mount(
+        &mut self,
+        image: &Path,
+        tag: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> PathBuf {
         let bundle = self.dir.join(format!("bundle-{tag}"));
         self.bundles.push(bundle.clone());
         let mut c = Command::new(SIFRUN);
