@@ -49,9 +49,8 @@ pub use mode::MountMode;
 use mode::{is_root, merr};
 pub use mountinfo::is_mountpoint;
 use plan::{Layer, Layout, Source};
-pub use shared::{images_dir, SharedRef};
-pub use state::{LoopRecord, MountRecord, MountState, STATE_FILE};
-use teardown::teardown;
+pub use shared::images_dir;
+pub use state::{LoopRecord, MountRecord, MountState, SharedRef, STATE_FILE};
 
 /// Answers "which container, if any, still uses the bundle at this (canonical) path?"
 /// with the id of one. The runtime knows its containers; this crate does not.
@@ -266,6 +265,11 @@ pub fn mount_with(image: &Path, bundle: &Path, mode: MountMode, opts: &Options) 
             Err(e)
         }
     }
+}
+
+/// [`teardown::teardown`] of a bundle, dropping its ref on a shared image.
+fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) -> Result<()> {
+    teardown::teardown(st, force, remove_bundle, &shared::release)
 }
 
 fn create_bundle_dir(bundle: &Path) -> Result<()> {

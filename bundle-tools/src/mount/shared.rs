@@ -27,29 +27,14 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::mode::{is_root, merr, MountMode};
 use super::mountinfo::is_mountpoint;
 use super::plan::Layer;
-use super::state::MountState;
+use super::state::{MountState, SharedRef};
 use super::{fuse, kernel, teardown};
 use crate::error::{Error, Result};
-
-/// A bundle's use of a shared image, recorded in its state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SharedRef {
-    /// The images dir it was made in (only the caller's own is ever acted on).
-    pub images: PathBuf,
-    pub key: String,
-}
-
-impl SharedRef {
-    fn dir(&self) -> PathBuf {
-        self.images.join(&self.key)
-    }
-}
 
 /// The caller's shared-images dir: root's `/run/sifrun/.images` (never anything a
 /// user could point it at), a user's `$XDG_RUNTIME_DIR/sifrun/.images`; None when a
@@ -115,6 +100,11 @@ pub(super) fn key(
         h.update(format!(" {}+{}:{}", l.offset, l.size, l.fs));
     }
     Ok(hex::encode(&h.finalize()[..16]))
+}
+
+/// An image's own state holds no ref.
+fn no_ref(_: &SharedRef, _: &Path, _: bool) -> Result<()> {
+    Ok(())
 }
 
 fn is_key(s: &str) -> bool {
@@ -213,7 +203,7 @@ fn live_refs(dir: &Path, key: &str) -> usize {
 fn remove_image(dir: &Path, lock: Lock) -> Result<()> {
     if let Ok(mut st) = MountState::load(dir) {
         st.bundle = dir.to_path_buf();
-        teardown::teardown(&mut st, true, false)?;
+        teardown::teardown(&mut st, true, false, &no_ref)?;
     } else {
         teardown::sweep(dir)?;
     }
@@ -309,7 +299,7 @@ pub(super) fn acquire(
     };
     st.shared = Some(sh.clone());
     st.save()?;
-    let dir = sh.dir();
+    let dir = sh.images.join(&sh.key);
     let Some(lock) = Lock::take(&dir, true, true)? else {
         return Err(merr(format!("cannot lock {}", dir.display())));
     };
@@ -318,7 +308,7 @@ pub(super) fn acquire(
         // Never mounted, or left broken by a kill (or a dead FUSE daemon): start over.
         if let Ok(mut old) = MountState::load(&dir) {
             old.bundle = dir.clone();
-            teardown::teardown(&mut old, true, false)?;
+            teardown::teardown(&mut old, true, false, &no_ref)?;
         }
         teardown::sweep(&dir)?;
         if let Err(e) = mount_image(&dir, image, st.mode, layers, other_users) {
@@ -354,11 +344,11 @@ pub(super) fn release(sh: &SharedRef, bundle: &Path, force: bool) -> Result<()> 
         } else {
             Err(merr(format!(
                 "the bundle's layers are shared from {}, which is not yours: umount it as the user who mounted it (or --force)",
-                sh.dir().display()
+                sh.images.join(&sh.key).display()
             )))
         };
     }
-    let dir = sh.dir();
+    let dir = sh.images.join(&sh.key);
     let Some(lock) = Lock::take(&dir, false, true)? else {
         return Ok(());
     };

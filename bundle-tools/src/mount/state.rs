@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::mode::{merr, MountMode};
-use super::shared::SharedRef;
 use crate::error::{Error, Result};
 
 pub const STATE_FILE: &str = ".sifrun-mount.json";
@@ -29,6 +28,14 @@ pub struct LoopRecord {
     pub number: u32,
     pub offset: u64,
     pub size: u64,
+}
+
+/// A bundle's use of a shared image, recorded in its state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SharedRef {
+    /// The images dir it was made in (only the caller's own is ever acted on).
+    pub images: PathBuf,
+    pub key: String,
 }
 
 /// Everything `mount` did, saved as `BUNDLE/.sifrun-mount.json`.
