@@ -2,9 +2,11 @@
 # hack/fault-inject.sh [ITERATIONS] - the long run of tests/integration/reliability/faults.rs
 # (the test binary `integration`, module `reliability::faults`):
 # SIGKILL to sifrun at random points of create, start, delete, mount and umount
-# (kernel and fuse), ITERATIONS times each (default 200; CI runs 20). After every
+# (kernel and fuse; alone, and while another bundle shares the image mount:
+# sigkill_during_shared_*), ITERATIONS times each (default 200; CI runs 20). After every
 # kill, `delete --force` / `umount --force` must leave no state dir, cgroup, process,
-# mount or loop device, and the same id / bundle path must work again.
+# mount or loop device (beyond what the other bundle holds, whose ref must be the only
+# one left), and the same id / bundle path must work again.
 #
 # Runs the tests marked #[ignore] for known bugs too (--include-ignored).
 # Needs root. Env: CARGO_TARGET_DIR (as for cargo), SIFRUN_TEST_SEED (replay a run:

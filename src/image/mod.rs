@@ -27,6 +27,10 @@ pub struct Mount {
     /// instead of runc's default one
     #[arg(long)]
     pub oci_mode: bool,
+    /// Mount the image's layers for this bundle alone, not shared with other bundles
+    /// of the same image (also SIFRUN_NO_SHARE=1)
+    #[arg(long)]
+    pub no_share: bool,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
@@ -49,7 +53,20 @@ pub fn mount(args: Mount) -> anyhow::Result<()> {
     };
     let opts = args.run.to_options(profile, Action::Image)?;
     let policy = args.trust.policy()?;
-    mount_with(&args.image, &args.bundle, args.mode, &opts, &policy)
+    mount_with(
+        &args.image,
+        &args.bundle,
+        args.mode,
+        &opts,
+        &policy,
+        !args.no_share,
+    )
+}
+
+/// Whether to share image mounts: asked for (no `--no-share`) and not turned off
+/// by `SIFRUN_NO_SHARE` (anything but empty or 0).
+fn sharing(asked: bool) -> bool {
+    asked && std::env::var("SIFRUN_NO_SHARE").map_or(true, |v| v.is_empty() || v == "0")
 }
 
 /// Mount with `opts` under `policy`, telling the user what the options could not do.
@@ -59,7 +76,12 @@ pub fn mount_with(
     mode: MountMode,
     opts: &Options,
     policy: &Policy,
+    share: bool,
 ) -> anyhow::Result<()> {
+    let opts = &Options {
+        share: sharing(share),
+        ..opts.clone()
+    };
     let m = bundle::mount_trusted(image, bundle_dir, mode, opts, policy)
         .with_context(|| format!("mount {} on {}", image.display(), bundle_dir.display()))?;
     for n in &m.notes {

@@ -52,6 +52,9 @@ pub struct Run {
     /// With --image: how to mount it (auto, kernel, fuse, extract)
     #[arg(long, default_value = "auto", value_parser = parse_mode, requires = "image")]
     pub mode: MountMode,
+    /// With --image: do not share the image's mount with other runs of it
+    #[arg(long, requires = "image")]
+    pub no_share: bool,
     #[command(flatten)]
     pub common: create::Common,
     #[command(flatten)]
@@ -154,7 +157,7 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
     signals.thread_block()?;
     let dir = create::claim_dir(ctx, &id)?;
     let bundle = dir.path(OciDir::BUNDLE);
-    let result = image::mount_with(&image, &bundle, args.mode, &opts, &policy)
+    let result = image::mount_with(&image, &bundle, args.mode, &opts, &policy, !args.no_share)
         .and_then(|()| run_child(&bundle, &id, args, ctx, &signals));
     let cleanup = clean_up(ctx, &id, &dir, &bundle);
     let code = result?;

@@ -27,6 +27,7 @@
 //! | [`rootless`] | an unprivileged user: lifecycle, a FUSE-mounted SIF |
 //! | [`security`] | CVE regressions, hostile input, fuzz regression replays |
 //! | [`reliability`] | concurrency and races, fault injection |
+//! | [`shared_mounts`] | one image mount shared by the bundles of an image |
 //!
 //! Shared helpers (runtime with a private `--root`, busybox bundles, SIF fixtures and
 //! mounts, leak probes) are in [`common`].
@@ -49,6 +50,7 @@ mod reliability;
 mod rootless;
 mod run;
 mod security;
+mod shared_mounts;
 mod sif;
 mod sif_verify;
 mod spec_features;

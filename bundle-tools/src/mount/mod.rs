@@ -5,7 +5,8 @@
 //! layers, `BUNDLE/rootfs` an overlay of them with `BUNDLE/overlay/{upper,work}`,
 //! `BUNDLE/volumes/`, `BUNDLE/config.json`, and `BUNDLE/.sifrun-mount.json` recording
 //! exactly what was done so `umount` can undo it (and a failed mount is rolled back
-//! with the same code).
+//! with the same code). With `Options::share` the layers are instead one mount per
+//! image shared by its bundles (`shared.rs`), and `layers/` stays empty.
 //!
 //! The state is saved (atomically: temp file + rename) before every step that leaves
 //! something behind (a directory, a loop device, a mount, a FUSE daemon), so a
@@ -16,6 +17,7 @@
 //!
 //! * `plan.rs`: what to mount and where (layers, bundle layout, overlay options).
 //! * `state.rs`: the persisted mount state.
+//! * `shared.rs`: shared image mounts: one per image, mode and user, ref-counted.
 //! * `kernel.rs`: loop devices + squashfs/ext3 + overlayfs (root).
 //! * `fuse.rs`: squashfuse + fuse-overlayfs, fusermount, the FUSE daemons.
 //! * `teardown.rs`: undoing the state, and the `--force` sweep.
@@ -32,6 +34,7 @@ pub mod loopdev;
 mod mode;
 mod mountinfo;
 mod plan;
+mod shared;
 mod state;
 mod teardown;
 mod trust;
@@ -48,8 +51,8 @@ pub use mode::MountMode;
 use mode::{is_root, merr};
 pub use mountinfo::is_mountpoint;
 use plan::{Layer, Layout, Source};
-pub use state::{LoopRecord, MountRecord, MountState, STATE_FILE};
-use teardown::teardown;
+pub use shared::images_dir;
+pub use state::{LoopRecord, MountRecord, MountState, SharedRef, STATE_FILE};
 
 /// Answers "which container, if any, still uses the bundle at this (canonical) path?"
 /// with the id of one. The runtime knows its containers; this crate does not.
@@ -246,6 +249,7 @@ pub fn mount_trusted(
         loop_devices: vec![],
         created: vec![],
         bundle_created,
+        shared: None,
     };
     if let Err(e) = st.save() {
         let _ = teardown(&mut st, true, true);
@@ -280,6 +284,11 @@ pub fn mount_trusted(
     }
 }
 
+/// [`teardown::teardown`] of a bundle, dropping its ref on a shared image.
+fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) -> Result<()> {
+    teardown::teardown(st, force, remove_bundle, &shared::release)
+}
+
 fn create_bundle_dir(bundle: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .mode(0o700)
@@ -306,18 +315,31 @@ fn build(
     ctx: &BuildCtx,
 ) -> Result<Vec<String>> {
     let lay = Layout::new(&st.bundle);
-    st.mkdirs(&lay.dirs(layers.len()))?;
+    // Extract mode unpacks per bundle: nothing to share.
+    let images = (ctx.opts.share && st.mode != MountMode::Extract)
+        .then(images_dir)
+        .flatten();
+    let own_layers = if images.is_some() { 0 } else { layers.len() };
+    st.mkdirs(&lay.dirs(own_layers))?;
     if st.mode == MountMode::Extract {
         extract::extract(image, layers, &lay.rootfs)?;
     } else {
-        for (i, l) in layers.iter().enumerate() {
-            match st.mode {
-                MountMode::Fuse => fuse::mount_layer(st, image, l, &lay.layer(i), ctx.other_users)?,
-                _ => kernel::mount_layer(st, image, l, &lay.layer(i))?,
+        let lowers = match &images {
+            Some(images) => shared::acquire(st, images, image, layers, ctx.other_users)?,
+            None => {
+                for (i, l) in layers.iter().enumerate() {
+                    match st.mode {
+                        MountMode::Fuse => {
+                            fuse::mount_layer(st, image, l, &lay.layer(i), ctx.other_users)?
+                        }
+                        _ => kernel::mount_layer(st, image, l, &lay.layer(i))?,
+                    }
+                }
+                (0..layers.len()).map(|i| lay.layer(i)).collect()
             }
-        }
+        };
         let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
-        let opts = lay.overlay_options(layers.len(), &extra, upper.as_ref());
+        let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
         match st.mode {
             MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
             _ => kernel::mount_overlay(st, &lay.rootfs, &opts)?,

@@ -141,24 +141,21 @@ impl Layout {
         dirs
     }
 
-    /// Overlay mount options over layers `0..n_layers` (overlayfs and
-    /// fuse-overlayfs take the same ones), under `extra` read-only lowers (topmost
-    /// first) and with `upper` (upper, work) instead of the bundle's own.
+    /// Overlay mount options over the `layers` mount points (bottom first: the
+    /// bundle's own `layers/<i>` or a shared image's; overlayfs and fuse-overlayfs
+    /// take the same ones), under `extra` read-only lowers (topmost first) and with
+    /// `upper` (upper, work) instead of the bundle's own.
     pub fn overlay_options(
         &self,
-        n_layers: usize,
+        layers: &[PathBuf],
         extra: &[PathBuf],
         upper: Option<&(PathBuf, PathBuf)>,
     ) -> String {
         // overlay lowerdir lists the top layer first
         let lower: Vec<String> = extra
             .iter()
+            .chain(layers.iter().rev())
             .map(|p| escape_overlay_path(p))
-            .chain(
-                (0..n_layers)
-                    .rev()
-                    .map(|i| escape_overlay_path(&self.layer(i))),
-            )
             .collect();
         let (u, w) = upper.map_or((&self.upper, &self.work), |(u, w)| (u, w));
         format!(

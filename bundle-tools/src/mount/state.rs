@@ -30,6 +30,14 @@ pub struct LoopRecord {
     pub size: u64,
 }
 
+/// A bundle's use of a shared image, recorded in its state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SharedRef {
+    /// The images dir it was made in (only the caller's own is ever acted on).
+    pub images: PathBuf,
+    pub key: String,
+}
+
 /// Everything `mount` did, saved as `BUNDLE/.sifrun-mount.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MountState {
@@ -45,6 +53,10 @@ pub struct MountState {
     /// Paths created, in creation order (removed in reverse).
     pub created: Vec<PathBuf>,
     pub bundle_created: bool,
+    /// The read-only layers are a shared image mount (not under `layers/`): the
+    /// bundle holds a ref on it until umount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedRef>,
 }
 
 impl MountState {
@@ -138,5 +150,6 @@ pub(super) fn leftover_state(bundle: &Path) -> Option<MountState> {
         loop_devices: vec![],
         created,
         bundle_created: true,
+        shared: None,
     })
 }

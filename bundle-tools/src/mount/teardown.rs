@@ -9,19 +9,33 @@ use nix::errno::Errno;
 use nix::mount::MntFlags;
 
 use super::mode::{is_root, merr};
-use super::state::{MountRecord, MountState, STATE_FILE, TMP_STATE_FILE};
+use super::state::{MountRecord, MountState, SharedRef, STATE_FILE, TMP_STATE_FILE};
 use super::{fuse, loopdev, mountinfo::mounts_under};
 use crate::error::{Error, Result};
 
+/// Drops a bundle's ref on a shared image mount (`shared::release`, passed in by the
+/// caller so this module stays below the one that uses it).
+pub(super) type Release<'a> = &'a dyn Fn(&SharedRef, &Path, bool) -> Result<()>;
+
 /// Undo `st` in reverse order. `force` lazily detaches busy mounts; `remove_bundle`
-/// also removes the bundle dir if mount created it.
-pub(super) fn teardown(st: &mut MountState, force: bool, remove_bundle: bool) -> Result<()> {
+/// also removes the bundle dir if mount created it; `release` drops its shared ref.
+pub(super) fn teardown(
+    st: &mut MountState,
+    force: bool,
+    remove_bundle: bool,
+    release: Release<'_>,
+) -> Result<()> {
     while let Some(m) = st.mounts.last().cloned() {
         unmount_one(&m, force)?;
         st.mounts.pop();
     }
     if force {
         sweep(&st.bundle)?;
+    }
+    // After the overlay over them is gone, before the state that names the ref.
+    if let Some(sh) = st.shared.clone() {
+        release(&sh, &st.bundle, force)?;
+        st.shared = None;
     }
     while let Some(l) = st.loop_devices.pop() {
         loopdev::detach_if_ours(l.number, &st.image, l.offset)?;
@@ -91,7 +105,7 @@ fn unmount_one(m: &MountRecord, force: bool) -> Result<()> {
 /// is still mounted under the bundle (newest first; busy ones lazily), then kills the
 /// FUSE daemons still serving it (e.g. one a killed `mount` had started and that
 /// mounted after we looked), then unmounts again what they left.
-fn sweep(bundle: &Path) -> Result<()> {
+pub(super) fn sweep(bundle: &Path) -> Result<()> {
     let unmount_all = || -> Result<()> {
         for (target, fstype) in mounts_under(bundle).into_iter().rev() {
             let fuse = fstype.starts_with("fuse");

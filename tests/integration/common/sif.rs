@@ -73,6 +73,36 @@ impl MountScratch {
         self.dir.join("state")
     }
 
+    /// `sifrun mount ARGS... IMAGE BUNDLE-tag` with `env` added (must succeed); the
+    /// bundle is `umount --force`d on drop if still there.
+    pub fn mount(
+        &mut self,
+        image: &Path,
+        tag: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> PathBuf {
+        let bundle = self.dir.join(format!("bundle-{tag}"));
+        self.bundles.push(bundle.clone());
+        let mut c = Command::new(SIFRUN);
+        c.arg("mount").args(args).arg(image).arg(&bundle);
+        c.envs(env.iter().copied());
+        let o = output_with_timeout(c, Duration::from_secs(60));
+        assert_ok(&o, &format!("sifrun mount {args:?} {}", image.display()));
+        bundle
+    }
+
+    /// `sifrun umount BUNDLE` (must succeed and remove the bundle directory).
+    pub fn umount(&self, bundle: &Path) {
+        let mut c = Command::new(SIFRUN);
+        c.arg("--root").arg(self.state()).arg("umount").arg(bundle);
+        assert_ok(
+            &output_with_timeout(c, Duration::from_secs(60)),
+            "sifrun umount",
+        );
+        assert!(!bundle.exists(), "umount left {}", bundle.display());
+    }
+
     /// `sifrun mount [--mode MODE] IMAGE BUNDLE`, `sifrun run` of the bundle with
     /// `input` on its stdin, `sifrun umount BUNDLE`: each must succeed, and the bundle
     /// directory must be gone afterwards. Returns the container's stdout.
@@ -83,25 +113,11 @@ impl MountScratch {
         tag: &str,
         input: &str,
     ) -> String {
-        let bundle = self.dir.join(format!("bundle-{tag}"));
-        self.bundles.push(bundle.clone());
-        let mut c = Command::new(SIFRUN);
-        c.arg("mount");
-        if let Some(m) = mode {
-            c.args(["--mode", m]);
-        }
-        c.arg(image).arg(&bundle);
-        let o = output_with_timeout(c, Duration::from_secs(60));
-        assert_ok(&o, &format!("sifrun mount {} ({mode:?})", image.display()));
+        let args: Vec<&str> = mode.map(|m| vec!["--mode", m]).unwrap_or_default();
+        let bundle = self.mount(image, tag, &args, &[]);
         let out = run_with_stdin(&self.state(), &bundle, &unique_id(tag), input);
         assert_ok(&out, &format!("sifrun run of {}", image.display()));
-        let mut c = Command::new(SIFRUN);
-        c.arg("--root").arg(self.state()).arg("umount").arg(&bundle);
-        assert_ok(
-            &output_with_timeout(c, Duration::from_secs(60)),
-            "sifrun umount",
-        );
-        assert!(!bundle.exists(), "umount left {}", bundle.display());
+        self.umount(&bundle);
         stdout(&out)
     }
 }

@@ -1,5 +1,6 @@
 //! Fault injection: SIGKILL to sifrun at a random point of `create`, `start`,
-//! `delete`, `mount` and `umount`. After each kill, `delete --force` (or `umount
+//! `delete`, `mount` and `umount` (the last two also while another bundle shares the
+//! image's mount: `sigkill_during_shared_*`). After each kill, `delete --force` (or `umount
 //! --force`) must leave no state dir, cgroup, process, mount or loop device behind,
 //! and the same id (or bundle path) must work again.
 //!
@@ -197,23 +198,58 @@ fn helpers_of(dir: &Path) -> Vec<(i32, String)> {
     processes_with(&dir.to_string_lossy())
 }
 
+/// What is mounted, attached and running for the image and bundles under `t`.
+#[derive(Debug, PartialEq)]
+struct Held {
+    mounts: Vec<std::path::PathBuf>,
+    loops: Vec<String>,
+    daemons: Vec<i32>,
+}
+
+fn held(t: &TmpDir, img: &Path) -> Held {
+    let mut daemons: Vec<i32> = helpers_of(&t.path).into_iter().map(|(p, _)| p).collect();
+    daemons.sort();
+    Held {
+        mounts: mounts_under(&t.path),
+        loops: loop_devices_of(img),
+        daemons,
+    }
+}
+
 /// After a killed mount/umount: `umount --force` leaves no mount, loop device or FUSE
-/// daemon; returns whether it also removed the bundle directory.
+/// daemon beyond `base` (what a bundle holding the same image keeps: see
+/// [`shared_fault_loop`]).
 #[track_caller]
-fn recover_bundle(t: &TmpDir, img: &Path, bundle: &Path, what: &str) -> Result<(), String> {
+fn recover_bundle(
+    t: &TmpDir,
+    img: &Path,
+    bundle: &Path,
+    base: &Held,
+    what: &str,
+) -> Result<(), String> {
     let o = output_with_timeout(umount_cmd(bundle, true), Duration::from_secs(60));
-    let mounts = settle(Duration::from_secs(5), || mounts_under(&t.path));
-    let loops = settle(Duration::from_secs(5), || loop_devices_of(img));
-    let daemons = settle(Duration::from_secs(5), || helpers_of(&t.path));
+    let t0 = Instant::now();
+    let mut now = held(t, img);
+    while now != *base && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        now = held(t, img);
+    }
     let mut problems = Vec::new();
-    if !mounts.is_empty() {
-        problems.push(format!("mounts left: {mounts:?}"));
+    if now.mounts != base.mounts {
+        problems.push(format!("mounts: {:?}, want {:?}", now.mounts, base.mounts));
     }
-    if !loops.is_empty() {
-        problems.push(format!("loop devices left: {loops:?}"));
+    if now.loops != base.loops {
+        problems.push(format!(
+            "loop devices: {:?}, want {:?}",
+            now.loops, base.loops
+        ));
     }
-    if !daemons.is_empty() {
-        problems.push(format!("helper processes left: {daemons:?}"));
+    if now.daemons != base.daemons {
+        problems.push(format!(
+            "helper processes: {:?}, want {:?}",
+            helpers_of(&t.path),
+            base.daemons
+        ));
     }
     if !o.status.success() && bundle.exists() {
         problems.push(format!(
@@ -241,8 +277,14 @@ fn list_dir(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Force-cleans whatever a failed recovery left so the next iteration starts clean.
-fn scrub(t: &TmpDir, bundle: &Path) {
+/// Force-cleans whatever a failed recovery left so the next iteration starts clean
+/// (with a holder: only what is under the bundle).
+fn scrub(t: &TmpDir, bundle: &Path, holder: bool) {
+    if holder {
+        let _ = output_with_timeout(umount_cmd(bundle, true), Duration::from_secs(60));
+        let _ = std::fs::remove_dir_all(bundle);
+        return;
+    }
     for (pid, _) in helpers_of(&t.path) {
         // SAFETY: plain kill(2) of a pid we just found by its command line.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -256,9 +298,68 @@ fn scrub(t: &TmpDir, bundle: &Path) {
 }
 
 fn mount_fault_loop(mode: &str, kill_umount: bool) {
-    let mut rng = Rng::from_env_or_time();
     let t = TmpDir::new("sifrun-fault-mount");
+    fault_loop(&t, mode, kill_umount, None);
+}
+
+/// [`mount_fault_loop`] while another bundle holds the same (shared) image mount:
+/// after each kill and `umount --force` that bundle still works, its ref is the only
+/// one left, and nothing else of the image is mounted, attached or running. At the
+/// end its umount unmounts the image.
+fn shared_fault_loop(mode: &str, kill_umount: bool) {
+    let t = TmpDir::new("sifrun-fault-shared");
     let img = busybox_sif_copy(&t.path);
+    let holder = t.join("holder");
+    struct Umount<'a>(&'a Path);
+    impl Drop for Umount<'_> {
+        fn drop(&mut self) {
+            if self.0.exists() {
+                let _ = output_with_timeout(umount_cmd(self.0, true), Duration::from_secs(60));
+            }
+        }
+    }
+    let _g = Umount(&holder);
+    assert_ok(
+        &output_with_timeout(mount_cmd(&img, &holder, mode), Duration::from_secs(60)),
+        "mount of the holder",
+    );
+    let key = crate::shared_mounts::shared_key(&holder).expect("the holder's layers are shared");
+    fault_loop(&t, mode, kill_umount, Some(&holder));
+    let refs = crate::shared_mounts::image_dir(&key).join("refs");
+    assert_eq!(
+        std::fs::read_dir(&refs).map(|r| r.count()).unwrap_or(0),
+        1,
+        "the holder's ref"
+    );
+    assert_ok(
+        &output_with_timeout(umount_cmd(&holder, false), Duration::from_secs(60)),
+        "umount of the holder",
+    );
+    let left = settle(Duration::from_secs(5), || {
+        let h = held(&t, &img);
+        if h.mounts.is_empty() && h.loops.is_empty() && h.daemons.is_empty() {
+            vec![]
+        } else {
+            vec![h]
+        }
+    });
+    assert!(left.is_empty(), "after the last umount: {left:?}");
+    assert!(
+        !crate::shared_mounts::image_dir(&key).exists(),
+        "image dir left"
+    );
+}
+
+fn fault_loop(t: &TmpDir, mode: &str, kill_umount: bool, holder: Option<&Path>) {
+    let mut rng = Rng::from_env_or_time();
+    let img = t.join("busybox.sif");
+    if !img.exists() {
+        busybox_sif_copy(&t.path);
+    }
+    let base = held(t, &img);
+    let refs = holder
+        .and_then(crate::shared_mounts::shared_key)
+        .map(|k| crate::shared_mounts::image_dir(&k).join("refs"));
     let bundle = t.join("bundle");
     let dm = timed(mount_cmd(&img, &bundle, mode));
     let du = timed(umount_cmd(&bundle, false));
@@ -279,10 +380,19 @@ fn mount_fault_loop(mode: &str, kill_umount: bool) {
             killed += u64::from(kill_after(mount_cmd(&img, &bundle, mode), delay));
             format!("{mode} mount #{i} killed after {delay:?}")
         };
-        if let Err(e) = recover_bundle(&t, &img, &bundle, &what) {
+        let mut r = recover_bundle(t, &img, &bundle, &base, &what);
+        if let (Ok(()), Some(refs), Some(h)) = (&r, &refs, holder) {
+            let n = std::fs::read_dir(refs).map(|r| r.count()).unwrap_or(0);
+            if n != 1 || !h.join("rootfs/bin/busybox").is_file() {
+                r = Err(format!(
+                    "{what}: {n} refs (want the holder's only), or the holder broke"
+                ));
+            }
+        }
+        if let Err(e) = r {
             eprintln!("{e}");
             failures.push(e);
-            scrub(&t, &bundle);
+            scrub(t, &bundle, holder.is_some());
         }
         // the same bundle path works again
         let o = output_with_timeout(mount_cmd(&img, &bundle, mode), Duration::from_secs(60));
@@ -293,8 +403,13 @@ fn mount_fault_loop(mode: &str, kill_umount: bool) {
         assert!(!bundle.exists(), "{what}: bundle left after umount");
     }
     eprintln!(
-        "{mode} {}: {n} iterations, {killed} killed mid-way, {} not recovered",
+        "{mode} {}{}: {n} iterations, {killed} killed mid-way, {} not recovered",
         if kill_umount { "umount" } else { "mount" },
+        if holder.is_some() {
+            " (shared with a holder)"
+        } else {
+            ""
+        },
         failures.len()
     );
     assert!(
@@ -330,5 +445,33 @@ fn sigkill_during_umount_kernel() {
 fn sigkill_during_umount_fuse() {
     if require_root() {
         mount_fault_loop("fuse", true);
+    }
+}
+
+#[test]
+fn sigkill_during_shared_mount_kernel() {
+    if require_root() {
+        shared_fault_loop("kernel", false);
+    }
+}
+
+#[test]
+fn sigkill_during_shared_mount_fuse() {
+    if require_root() {
+        shared_fault_loop("fuse", false);
+    }
+}
+
+#[test]
+fn sigkill_during_shared_umount_kernel() {
+    if require_root() {
+        shared_fault_loop("kernel", true);
+    }
+}
+
+#[test]
+fn sigkill_during_shared_umount_fuse() {
+    if require_root() {
+        shared_fault_loop("fuse", true);
     }
 }

@@ -87,6 +87,10 @@ pub struct Options {
     pub session_mb: u64,
     /// `process.terminal` (None: as generated).
     pub terminal: Option<bool>,
+    /// Mount the image's read-only layers once for all bundles of it (kernel and
+    /// FUSE modes; see `mount::images_dir`). Off by default: the library's plain
+    /// `mount` keeps everything in the bundle.
+    pub share: bool,
 }
 
 /// What the image says, for the options that depend on it.

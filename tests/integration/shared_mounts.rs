@@ -1,0 +1,347 @@
+//! Shared image mounts (issue 18): bundles of one image share its read-only layer
+//! mounts (root, kernel mode: one loop device and one squashfs mount; a user in FUSE
+//! mode: one squashfuse), each with its own overlay; the last umount unmounts the
+//! image; a rewritten image gets a new mount; `--no-share` / `SIFRUN_NO_SHARE=1` give
+//! each bundle its own. Kills half-way through mount/umount with others still using
+//! the image: reliability::faults. Everything a failed test leaves is `umount
+//! --force`d by [`Bundles`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::sif::{busybox_sif_copy, run_with_stdin, MountScratch};
+use crate::common::*;
+
+/// A [`MountScratch`] whose mounts are `--mode kernel` and that runs `echo hi` in them.
+struct Bundles(MountScratch);
+
+impl Bundles {
+    fn new(tag: &str) -> Self {
+        Bundles(MountScratch::new(&format!("shared-{tag}")))
+    }
+
+    fn dir(&self) -> &TmpDir {
+        &self.0.dir
+    }
+
+    fn mount(&mut self, img: &Path, tag: &str, extra: &[&str], env: &[(&str, &str)]) -> PathBuf {
+        let mut args = vec!["--mode", "kernel"];
+        args.extend_from_slice(extra);
+        self.0.mount(img, tag, &args, env)
+    }
+
+    fn umount(&self, b: &Path) {
+        self.0.umount(b)
+    }
+
+    /// Runs `echo hi` in bundle `b`.
+    fn runs(&self, b: &Path, what: &str) {
+        let o = run_with_stdin(&self.0.state(), b, &unique_id("shr"), "echo hi\n");
+        assert_ok(&o, what);
+        assert_eq!(stdout(&o), "hi\n", "{what}");
+    }
+}
+
+/// The shared image key a bundle's state records (None: not shared).
+pub(crate) fn shared_key(b: &Path) -> Option<String> {
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join(".sifrun-mount.json")).ok()?).ok()?;
+    st["shared"]["key"].as_str().map(String::from)
+}
+
+/// root's shared image dir of `key`.
+pub(crate) fn image_dir(key: &str) -> PathBuf {
+    Path::new("/run/sifrun/.images").join(key)
+}
+
+/// squashfs mounts of loop devices backed by `img`.
+fn squashfs_mounts_of(img: &Path) -> Vec<String> {
+    let devs: Vec<String> = loop_devices_of(img)
+        .iter()
+        .filter_map(|l| l.split(' ').next().map(String::from))
+        .collect();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter(|l| {
+            l.split_once(" - ").is_some_and(|(_, post)| {
+                let mut f = post.split(' ');
+                f.next() == Some("squashfs")
+                    && f.next().is_some_and(|s| devs.iter().any(|d| d == s))
+            })
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[track_caller]
+fn assert_gone(img: &Path, key: &str) {
+    let loops = settle(Duration::from_secs(5), || loop_devices_of(img));
+    assert!(loops.is_empty(), "loop devices left: {loops:?}");
+    assert!(!image_dir(key).exists(), "image dir {key} left");
+}
+
+#[test]
+fn two_bundles_one_mount_and_last_umount_unmounts() {
+    if !require_root() {
+        return;
+    }
+    let mut s = Bundles::new("two");
+    let img = busybox_sif_copy(&s.dir().path);
+    let b1 = s.mount(&img, "1", &[], &[]);
+    let b2 = s.mount(&img, "2", &[], &[]);
+    let (k1, k2) = (shared_key(&b1), shared_key(&b2));
+    assert!(k1.is_some() && k1 == k2, "one key: {k1:?} {k2:?}");
+    let key = k1.unwrap();
+    assert_eq!(loop_devices_of(&img).len(), 1, "one loop device");
+    assert_eq!(squashfs_mounts_of(&img).len(), 1, "one squashfs mount");
+    assert!(
+        !is_mounted(&b1.join("layers/0")) && mounts_under(&b1).len() == 1,
+        "the bundle has only its overlay: {:?}",
+        mounts_under(&b1)
+    );
+    assert_eq!(
+        std::fs::read_dir(image_dir(&key).join("refs"))
+            .unwrap()
+            .count(),
+        2
+    );
+    s.runs(&b1, "run bundle 1");
+    s.runs(&b2, "run bundle 2");
+    // umount of one keeps the other working
+    s.umount(&b2);
+    assert_eq!(loop_devices_of(&img).len(), 1);
+    s.runs(&b1, "run bundle 1 after umount of 2");
+    // the last one unmounts the image
+    s.umount(&b1);
+    assert!(squashfs_mounts_of(&img).is_empty());
+    assert_gone(&img, &key);
+}
+
+fn is_mounted(p: &Path) -> bool {
+    mounts_under(p).iter().any(|m| m == p)
+}
+
+#[test]
+fn rewritten_image_gets_a_new_mount() {
+    if !require_root() {
+        return;
+    }
+    let mut s = Bundles::new("rewrite");
+    let img = busybox_sif_copy(&s.dir().path);
+    let b1 = s.mount(&img, "1", &[], &[]);
+    // Same path, new content (same bytes here, so the old mount stays sane; mtime
+    // and ctime change all the same).
+    std::thread::sleep(Duration::from_millis(20));
+    let bytes = std::fs::read(&img).unwrap();
+    std::fs::write(&img, &bytes).unwrap();
+    let b2 = s.mount(&img, "2", &[], &[]);
+    let (k1, k2) = (shared_key(&b1).unwrap(), shared_key(&b2).unwrap());
+    assert_ne!(k1, k2, "a new key for the rewritten image");
+    assert_eq!(
+        loop_devices_of(&img).len(),
+        2,
+        "a new mount, not the stale one"
+    );
+    s.runs(&b2, "run over the new mount");
+    s.umount(&b1);
+    assert!(!image_dir(&k1).exists());
+    assert_eq!(loop_devices_of(&img).len(), 1);
+    s.umount(&b2);
+    assert_gone(&img, &k2);
+}
+
+#[test]
+fn no_share_mounts_separately() {
+    if !require_root() {
+        return;
+    }
+    let mut s = Bundles::new("noshare");
+    let img = busybox_sif_copy(&s.dir().path);
+    let b1 = s.mount(&img, "1", &["--no-share"], &[]);
+    let b2 = s.mount(&img, "2", &[], &[("SIFRUN_NO_SHARE", "1")]);
+    assert_eq!(shared_key(&b1), None);
+    assert_eq!(shared_key(&b2), None);
+    assert!(is_mounted(&b1.join("layers/0")) && is_mounted(&b2.join("layers/0")));
+    assert_eq!(loop_devices_of(&img).len(), 2, "a loop device each");
+    s.runs(&b1, "run unshared bundle");
+    s.umount(&b1);
+    s.umount(&b2);
+    let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
+    assert!(loops.is_empty(), "{loops:?}");
+}
+
+/// A ref whose bundle is gone (what a crash between steps of someone else could
+/// leave) does not keep the image mounted.
+#[test]
+fn stale_ref_is_dropped() {
+    if !require_root() {
+        return;
+    }
+    let mut s = Bundles::new("stale");
+    let img = busybox_sif_copy(&s.dir().path);
+    let b1 = s.mount(&img, "1", &[], &[]);
+    let key = shared_key(&b1).unwrap();
+    let refs = image_dir(&key).join("refs");
+    let gone = s.dir().join("bundle-gone");
+    let name = {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(gone.as_os_str().as_encoded_bytes())[..16])
+    };
+    std::fs::write(refs.join(name), gone.as_os_str().as_encoded_bytes()).unwrap();
+    s.umount(&b1);
+    assert_gone(&img, &key);
+}
+
+#[test]
+fn concurrent_oci_runs_share_one_mount() {
+    if !crate::common::oci::can_run("oci run --image") {
+        return;
+    }
+    let s = Bundles::new("ocirun");
+    let img = busybox_sif_copy(&s.dir().path);
+    let state = s.0.state();
+    let run = |script: &str| {
+        let mut c = Command::new(SIFRUN);
+        c.arg("--root")
+            .arg(&state)
+            .args(["oci", "run", "--mode", "kernel", "--image"])
+            .arg(&img)
+            .args(["--exec", "--", "sh", "-c", script]);
+        c
+    };
+    let first = run("sleep 3; echo first")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = settle(Duration::from_secs(20), || {
+        if loop_devices_of(&img).is_empty() {
+            vec![()]
+        } else {
+            vec![]
+        }
+    });
+    assert!(up.is_empty(), "first run mounted nothing");
+    let o = output_with_timeout(run("echo second"), Duration::from_secs(60));
+    let during = loop_devices_of(&img).len();
+    let o1 = first.wait_with_output().unwrap();
+    assert_ok(&o, "second oci run");
+    assert_eq!(stdout(&o), "second\n");
+    assert!(o1.status.success(), "first oci run: {:?}", o1.status);
+    assert_eq!(String::from_utf8_lossy(&o1.stdout), "first\n");
+    assert_eq!(during, 1, "both runs on one loop device");
+    let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
+    assert!(loops.is_empty(), "loop devices left: {loops:?}");
+    assert!(mounts_under(&s.dir().path).is_empty());
+}
+
+/// A user in FUSE mode: one squashfuse for two bundles of one image, in the user's
+/// own `$XDG_RUNTIME_DIR/sifrun/.images`; each bundle its own fuse-overlayfs.
+#[test]
+fn user_fuse_one_squashfuse() {
+    use crate::rootless::{
+        as_user, as_user_with, chown_r, fuse_usable_by_users, test_user, user_home,
+    };
+    if !require_root() || !fuse_usable_by_users() || !have("newuidmap") {
+        eprintln!("skipped: needs root, FUSE and newuidmap");
+        return;
+    }
+    let (uid, gid) = test_user();
+    let home = user_home(uid, gid);
+    let h = &home.path;
+    let img = busybox_sif_copy(h);
+    chown_r(h, uid, gid);
+    let root = h.join("state").display().to_string();
+    let bundles: Vec<PathBuf> = (1..=2).map(|i| h.join(format!("b{i}"))).collect();
+    struct Guard<'a>(&'a Path, u32, u32, Vec<PathBuf>);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            for b in &self.3 {
+                if b.exists() {
+                    let _ = crate::rootless::as_user(
+                        self.1,
+                        self.2,
+                        self.0,
+                        &["umount", "--force", b.to_str().unwrap()],
+                    );
+                }
+            }
+            let _ = Command::new("umount")
+                .arg("-R")
+                .arg("-l")
+                .arg(self.0)
+                .output();
+        }
+    }
+    let _g = Guard(h, uid, gid, bundles.clone());
+    let squashfuses = || -> Vec<(i32, String)> {
+        processes_with(&img.display().to_string())
+            .into_iter()
+            .filter(|(_, c)| c.starts_with("squashfuse"))
+            .collect()
+    };
+    for b in &bundles {
+        // --fakeroot: the container's ids are the caller's (no allow_other needed).
+        let o = as_user(
+            uid,
+            gid,
+            h,
+            &[
+                "mount",
+                "--mode",
+                "fuse",
+                "--fakeroot",
+                img.to_str().unwrap(),
+                b.to_str().unwrap(),
+            ],
+        );
+        assert_ok(&o, "user mount --mode fuse");
+    }
+    let key = shared_key(&bundles[0]).expect("shared");
+    assert_eq!(shared_key(&bundles[1]).as_deref(), Some(key.as_str()));
+    assert!(h
+        .join("run/sifrun/.images")
+        .join(&key)
+        .join("refs")
+        .is_dir());
+    assert_eq!(
+        squashfuses().len(),
+        1,
+        "one squashfuse: {:?}",
+        squashfuses()
+    );
+    let overlays = processes_with(&h.display().to_string())
+        .into_iter()
+        .filter(|(_, c)| c.starts_with("fuse-overlayfs"))
+        .count();
+    assert_eq!(overlays, 2, "a fuse-overlayfs each");
+    for b in &bundles {
+        let o = as_user_with(
+            uid,
+            gid,
+            h,
+            &[
+                "--root",
+                &root,
+                "run",
+                "-b",
+                b.to_str().unwrap(),
+                &unique_id("shu"),
+            ],
+            &[],
+            Some("echo hi\n"),
+        );
+        assert_ok(&o, "user run of a shared bundle");
+        assert_eq!(stdout(&o), "hi\n");
+    }
+    let o = as_user(uid, gid, h, &["umount", bundles[0].to_str().unwrap()]);
+    assert_ok(&o, "umount 1");
+    assert_eq!(squashfuses().len(), 1, "still serving bundle 2");
+    let o = as_user(uid, gid, h, &["umount", bundles[1].to_str().unwrap()]);
+    assert_ok(&o, "umount 2");
+    let left = settle(Duration::from_secs(5), squashfuses);
+    assert!(left.is_empty(), "squashfuse left: {left:?}");
+    assert!(!h.join("run/sifrun/.images").join(&key).exists());
+    let m = settle(Duration::from_secs(5), || mounts_under(h));
+    assert!(m.is_empty(), "mounts left: {m:?}");
+}
