@@ -29,15 +29,9 @@ pub fn delete(args: liboci_cli::Delete, ctx: &Ctx) -> Result<()> {
 
 fn force(ctx: &Ctx, id: &str) -> Result<()> {
     let dir = state::path(&ctx.root, id)?;
-    let _lock = match state::lock(&dir, true) {
-        Ok(g) => g,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("failed to lock {}", dir.display())),
-    };
-    // A `delete` that held the lock before us may have removed the directory.
-    if !dir.exists() {
+    let Some(_lock) = state::lock_existing(&dir, true)? else {
         return Ok(());
-    }
+    };
     let systemd = State::load(&dir)
         .map(|s| s.use_systemd)
         .unwrap_or(ctx.systemd_cgroup);

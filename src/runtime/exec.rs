@@ -32,7 +32,11 @@ pub struct Exec {
 fn exec_process(args: liboci_cli::Exec, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Result<u8> {
     builder::check_pid_file(args.pid_file.as_ref())?;
     let dir = state::path(&ctx.root, &args.container_id)?;
-    if !dir.join("state.json").exists() {
+    // Held while this exec writes into the state directory (its process.json,
+    // libcontainer's sockets), so that a `delete` waits rather than finding the
+    // directory not empty; shared, as execs and `state` do not conflict.
+    let lock = state::lock_existing(&dir, false)?;
+    if lock.is_none() || !dir.join("state.json").exists() {
         return Err(state::not_found(&args.container_id));
     }
     let (generated, terminal) = match &args.process {
@@ -66,6 +70,7 @@ fn exec_process(args: liboci_cli::Exec, pidfd_socket: Option<&Path>, ctx: &Ctx) 
     let pid = builder::tenant(ctx, &launch, tenant)
         .with_context(|| format!("failed to exec in container {:?}", args.container_id))?;
     drop(generated);
+    drop(lock);
     if let Some(socket) = pidfd {
         if let Err(e) = socket.send(pid.as_raw(), "setns") {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);

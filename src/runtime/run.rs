@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use super::bundle;
 use super::ctx::{exit_byte, Ctx};
 use super::foreground::Foreground;
+use crate::state::container as state;
 
 /// runc's `run` flags, with runc 1.2's `--pidfd-socket`.
 #[derive(clap::Args, Debug)]
@@ -49,6 +50,13 @@ pub fn run(args: liboci_cli::Run, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Res
         return Ok(0);
     };
     if !args.keep {
+        // A `kill`, `exec` or `update` of this container may be under way: it holds
+        // the state lock and may still write into the state directory (`kill` records
+        // "stopped"), which would make removing it fail with ENOTEMPTY.
+        let Some(_lock) = state::lock_existing(&container.root, true)? else {
+            // Someone else's `delete` came first.
+            return Ok(exit_byte(code));
+        };
         container
             .delete(true)
             .with_context(|| format!("failed to delete container {:?}", args.container_id))?;

@@ -64,15 +64,23 @@ pub fn lock(dir: &Path, exclusive: bool) -> std::io::Result<DirLock> {
     Ok(DirLock { _file: file })
 }
 
+/// Locks a state directory that may be removed meanwhile: `None` when it is gone,
+/// also when a `delete` that held the lock before us removed it.
+pub fn lock_existing(dir: &Path, exclusive: bool) -> Result<Option<DirLock>> {
+    match lock(dir, exclusive) {
+        Ok(g) if dir.exists() => Ok(Some(g)),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("failed to lock {}", dir.display())),
+    }
+}
+
 /// Loads an existing container, holding its lock for as long as the guard lives.
 pub fn load(root: &Path, id: &str, exclusive: bool) -> Result<(Container, DirLock)> {
     let dir = path(root, id)?;
-    let guard = match lock(&dir, exclusive) {
-        Ok(g) => g,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(id)),
-        Err(e) => return Err(e).with_context(|| format!("failed to lock {}", dir.display())),
+    let Some(guard) = lock_existing(&dir, exclusive)? else {
+        return Err(not_found(id));
     };
-    // A `delete` that held the lock before us may have removed the directory.
     if !dir.join("state.json").exists() {
         return Err(not_found(id));
     }

@@ -34,21 +34,27 @@ fn run_propagates_exit_codes_and_signals() {
         assert!(!rt.state_dir(&id).exists(), "{script}");
     }
     // stdio passes through, stdout and stderr kept apart.
-    let id = unique_id("runio");
+    let (_id, _b, mut child) = spawn_piped(&rt, "runio", "read x; echo out:$x; echo err:$x >&2");
+    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "out:piped\n");
+    assert_eq!(stderr(&o), "err:piped\n");
+}
+
+/// A foreground `run` of `sh -c SCRIPT` with all three stdio piped.
+fn spawn_piped(rt: &Runtime, tag: &str, script: &str) -> (String, Bundle, std::process::Child) {
+    let id = unique_id(tag);
     rt.track(&id);
-    let b = Bundle::new(&["sh", "-c", "read x; echo out:$x; echo err:$x >&2"]);
+    let b = Bundle::new(&["sh", "-c", script]);
     let mut c = rt.cmd(["run", "--bundle"]);
     c.arg(b.path())
         .arg(&id)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o), "out:piped\n");
-    assert_eq!(stderr(&o), "err:piped\n");
+    let child = c.spawn().unwrap();
+    (id, b, child)
 }
 
 #[test]
@@ -168,4 +174,37 @@ fn run_with_a_terminal_keeps_newlines_when_stdout_is_a_pipe() {
     drop(pty.master);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "line1\nline2\non-a-tty\n");
+}
+
+/// The container of a foreground `run` ends while another command (a `kill --all`
+/// from a clean-up, an `update`) holds its state lock and writes its state, as `kill`
+/// does when it records "stopped": `run` waits for it before deleting, so the delete
+/// neither fails with "Directory not empty" nor leaves anything behind.
+#[test]
+fn run_deletes_after_a_concurrent_writer() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let (id, _b, mut child) = spawn_piped(&rt, "runlock", "read x; exit 0");
+    assert!(rt.wait_status(&id, "running", Duration::from_secs(20)));
+    let dir = rt.state_dir(&id);
+    // What `kill` holds while it signals and saves state.json.
+    let lock = std::fs::File::open(&dir).unwrap();
+    lock.lock().unwrap();
+    drop(child.stdin.take());
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "run deleted the container while another command held its lock"
+    );
+    // kill's save: a temporary file renamed over state.json.
+    let tmp = dir.join(".state.json.tmp-writer");
+    std::fs::copy(dir.join("state.json"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("state.json")).unwrap();
+    drop(lock);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert!(!dir.exists(), "state left behind");
 }
