@@ -10,6 +10,11 @@ use std::process::ExitCode;
 use sifrun::runtime::{cgroup_warmup, sealed_exe, unix};
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE at start-up, so `sifrun list | head -1` would panic in
+    // println!. runc (Go) dies of SIGPIPE on a closed stdout, and its container
+    // processes start with the default disposition (exec keeps SIG_IGN): the default,
+    // for every command. The monitor, which writes to pipes of its own, ignores it.
+    unix::sigpipe(true);
     // Only commands whose child processes enter a container need a sealed copy of
     // the binary (CVE-2019-5736); `state`, `kill`, `delete` stay on the fast path.
     // Sealing before parsing keeps the process that only re-execs small.
@@ -56,9 +61,6 @@ fn main() -> ExitCode {
             }
         }
         cgroup_warmup::start();
-        // Rust ignores SIGPIPE at start-up and exec keeps that: give container
-        // processes the default disposition, as runc's do.
-        unix::sigpipe(true);
     }
 
     let log = match logging::init(&cli.global) {

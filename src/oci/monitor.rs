@@ -62,6 +62,9 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<u8> {
     // dup2s it there right before exec), and nothing else in this process opens,
     // uses or closes it: this File becomes its only owner.
     let mut sync = unsafe { File::from_raw_fd(args.sync_fd) };
+    // A reader gone (of the sync pipe, the container's stdin) is an error, not death;
+    // the container's process gets the default again in `create_container`.
+    unix::sigpipe(false);
     // Keep it from the container's process (it is forked from us while creating).
     let _ = fcntl(sync.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     match Monitor::setup(&args, ctx) {
@@ -475,8 +478,8 @@ fn create_container(args: &MonitorArgs, ctx: &Ctx, console: Option<PathBuf>) -> 
         preserve_fds: 0,
         container_id: args.container_id.clone(),
     };
-    // The Rust runtime ignores SIGPIPE, and a disposition of SIG_IGN survives exec:
-    // the container's process must start with the default.
+    // The monitor ignores SIGPIPE, and a disposition of SIG_IGN survives exec: the
+    // container's process must start with the default.
     unix::sigpipe(true);
     let result = crate::runtime::create::create(create, None, ctx);
     // Writes to a closed client or pipe must not kill the monitor.
