@@ -81,6 +81,7 @@ pub fn checkpoint(cp: Checkpoint, ctx: &Ctx) -> Result<()> {
             _ => rust_criu::CgMode::SOFT,
         },
         link_remap: args.link_remap,
+        criu_path: Some(criu),
     };
     container
         .checkpoint(&opts)

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod mounts;
 pub mod mounts_parity;
 pub mod namespaces;
+pub mod parity;
 pub mod procattr;
 pub mod process;
 pub mod seccomp;
@@ -47,6 +48,7 @@ pub fn all() -> Vec<Case> {
     v.extend(update_events::cases());
     v.extend(seccomp::cases());
     v.extend(procattr::cases());
+    v.extend(parity::cases());
     v
 }
 

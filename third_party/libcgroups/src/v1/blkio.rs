@@ -40,8 +40,12 @@ const BLKIO_BFQ_WEIGHT: &str = "blkio.bfq.weight";
 // Specifies the relative proportion of block I/O access for specific devices available
 // to the cgroup. This overrides the the blkio.weight value for the specified device
 // Format: Major:Minor weight (weight can range from 100 to 1000)
-#[allow(dead_code)]
+// sifrun patch 0009
 const BLKIO_WEIGHT_DEVICE: &str = "blkio.weight_device";
+// BFQ's per-device weights, next to blkio.bfq.weight (kernels without CFQ).
+const BLKIO_BFQ_WEIGHT_DEVICE: &str = "blkio.bfq.weight_device";
+// CFQ's weights for the cgroup's own tasks (not its children), per device.
+const BLKIO_LEAF_WEIGHT_DEVICE: &str = "blkio.leaf_weight_device";
 
 // Common parameters which may be used for either policy but seem to be used only for
 // proportional weight division policy in practice
@@ -130,6 +134,30 @@ impl Blkio {
                     common::write_cgroup_file(&cgroup_file, blkio_weight)?;
                 } else {
                     common::write_cgroup_file(root_path.join(BLKIO_BFQ_WEIGHT), blkio_weight)?;
+                }
+            }
+        }
+
+        // sifrun patch 0009: per-device weights, in CFQ's file when the kernel has
+        // it, else BFQ's (as runc picks them); a weight of 0 is left alone.
+        if let Some(weight_device) = blkio.weight_device() {
+            let weight_file = if root_path.join(BLKIO_WEIGHT).exists() {
+                BLKIO_WEIGHT_DEVICE
+            } else {
+                BLKIO_BFQ_WEIGHT_DEVICE
+            };
+            for wd in weight_device {
+                if let Some(weight) = wd.weight().filter(|w| *w != 0) {
+                    common::write_cgroup_file_str(
+                        root_path.join(weight_file),
+                        &format!("{}:{} {}", wd.major(), wd.minor(), weight),
+                    )?;
+                }
+                if let Some(leaf) = wd.leaf_weight().filter(|w| *w != 0) {
+                    common::write_cgroup_file_str(
+                        root_path.join(BLKIO_LEAF_WEIGHT_DEVICE),
+                        &format!("{}:{} {}", wd.major(), wd.minor(), leaf),
+                    )?;
                 }
             }
         }
@@ -254,7 +282,7 @@ impl Blkio {
 mod tests {
     use std::fs;
 
-    use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxThrottleDeviceBuilder};
+    use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder};
 
     use super::*;
     use crate::test::{set_fixture, setup};
@@ -271,6 +299,33 @@ mod tests {
             Blkio::apply(tmp.path(), &blkio).expect("apply blkio");
             let content = fs::read_to_string(weight_file).expect("read blkio weight");
             assert_eq!("200", content);
+        }
+    }
+
+    // sifrun patch 0009
+    #[test]
+    fn test_set_blkio_weight_device() {
+        for (present, device_file) in [
+            (BLKIO_WEIGHT, BLKIO_WEIGHT_DEVICE),
+            (BLKIO_BFQ_WEIGHT, BLKIO_BFQ_WEIGHT_DEVICE),
+        ] {
+            let (tmp, _) = setup(present);
+            set_fixture(tmp.path(), device_file, "").unwrap();
+            let blkio = LinuxBlockIoBuilder::default()
+                .weight_device(vec![
+                    LinuxWeightDeviceBuilder::default()
+                        .major(7)
+                        .minor(3)
+                        .weight(300_u16)
+                        .build()
+                        .unwrap(),
+                ])
+                .build()
+                .unwrap();
+
+            Blkio::apply(tmp.path(), &blkio).expect("apply blkio");
+            let content = fs::read_to_string(tmp.path().join(device_file)).unwrap();
+            assert_eq!("7:3 300", content, "{device_file}");
         }
     }
 

@@ -243,6 +243,9 @@ pub struct CheckpointOptions {
     pub work_path: Option<PathBuf>,
     pub manage_cgroups_mode: rust_criu::CgMode,
     pub link_remap: bool,
+    // sifrun patch 0048
+    /// The criu binary to run (runc's `--criu`); `criu` from PATH when None.
+    pub criu_path: Option<PathBuf>,
 }
 
 #[cfg(test)]

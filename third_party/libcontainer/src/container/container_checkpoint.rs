@@ -38,7 +38,12 @@ impl Container {
         }
 
         // Require CRIU >= 3.15.0, matching crun's LIBCRIU_MIN_VERSION requirement.
-        check_criu_version(CRIU_VERSION_MINIMUM)?;
+        // sifrun patch 0048: the criu binary the caller chose, else criu from PATH.
+        let criu_path = opts
+            .criu_path
+            .as_ref()
+            .map_or_else(|| "criu".to_string(), |p| p.to_string_lossy().into_owned());
+        check_criu_version(&criu_path, CRIU_VERSION_MINIMUM)?;
 
         // Create checkpoint image directory if it doesn't exist (mode 0o700 like crun).
         if let Err(err) = DirBuilder::new().mode(0o700).create(&opts.image_path) {
@@ -48,7 +53,8 @@ impl Container {
             }
         }
 
-        let mut criu = rust_criu::Criu::new().map_err(|e| {
+        // sifrun patch 0048
+        let mut criu = rust_criu::Criu::new_with_criu_path(criu_path).map_err(|e| {
             LibcontainerError::Checkpoint(CheckpointError::CriuError(format!(
                 "error in creating criu struct: {}",
                 e

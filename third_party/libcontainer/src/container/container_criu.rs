@@ -28,8 +28,9 @@ fn compare_criu_version(version: u32, min_version: u32) -> Result<(), Libcontain
 }
 
 /// Check if CRIU version is greater than or equal to min_version.
-pub fn check_criu_version(min_version: u32) -> Result<(), LibcontainerError> {
-    let mut criu = Criu::new()
+// sifrun patch 0048: asks the criu binary that will do the work.
+pub fn check_criu_version(criu_path: &str, min_version: u32) -> Result<(), LibcontainerError> {
+    let mut criu = Criu::new_with_criu_path(criu_path.to_string())
         .map_err(|e| LibcontainerError::Other(format!("failed to create CRIU instance: {}", e)))?;
 
     let version = criu

@@ -24,7 +24,8 @@ pub enum ChannelError {
     BaseChannelError(#[from] crate::channel::ChannelError),
     #[error("missing fds from seccomp request")]
     MissingSeccompFds,
-    #[error("exec process failed with error {0}")]
+    // sifrun patch 0046
+    #[error("unable to start container process: {0}")]
     ExecError(String),
     #[error("intermediate process error {0}")]
     OtherError(String),
@@ -278,10 +279,8 @@ impl MainReceiver {
             })?;
         match msg {
             Message::InitReady => Ok(()),
-            // this case in unique and known enough to have a special error format
-            Message::ExecFailed(err) => Err(ChannelError::ExecError(format!(
-                "error in executing process : {err}"
-            ))),
+            // sifrun patch 0046: ExecError words it already.
+            Message::ExecFailed(err) => Err(ChannelError::ExecError(err)),
             msg => Err(ChannelError::unexpected("InitReady", msg)),
         }
     }

@@ -10,6 +10,9 @@ use crate::{apparmor, hooks, notify_socket, rootfs, tty, workload};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitProcessError {
+    // sifrun patch 0047
+    #[error("chdir to cwd ({0:?}) set in config.json failed")]
+    Chdir(std::path::PathBuf, #[source] nix::Error),
     #[error("failed to set sysctl")]
     Sysctl(#[source] std::io::Error),
     #[error("failed to mount path as readonly")]

@@ -297,7 +297,8 @@ pub fn container_init_process(
             Err(nix::Error::EPERM) => true,
             Err(e) => {
                 tracing::error!(?e, "failed to chdir");
-                return Err(InitProcessError::NixOther(e));
+                // sifrun patch 0047
+                return Err(InitProcessError::Chdir(ctx.process.cwd().to_path_buf(), e));
             }
         }
     };
@@ -435,7 +436,8 @@ pub fn container_init_process(
         unistd::chdir(ctx.process.cwd()).map_err(|err| {
             let cwd = ctx.process.cwd();
             tracing::error!(?err, ?cwd, "failed to chdir to cwd");
-            InitProcessError::NixOther(err)
+            // sifrun patch 0047
+            InitProcessError::Chdir(cwd.to_path_buf(), err)
         })?;
     }
 
