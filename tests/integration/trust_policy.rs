@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::sif::run_with_stdin;
+use crate::common::sif::{force_umount, run_with_stdin};
 use crate::common::{
     assert_ok, assert_one_line_error, have, loop_devices_of, make_rootfs, mounts_under,
     output_with_timeout, require_root, stderr, stdout, unique_id, TmpDir, SIFRUN,
@@ -151,14 +151,7 @@ impl Trust {
 
 impl Drop for Trust {
     fn drop(&mut self) {
-        for b in self.bundles.borrow().iter().filter(|b| b.exists()) {
-            let _ = Command::new(SIFRUN)
-                .arg("--root")
-                .arg(self.state())
-                .args(["umount", "--force"])
-                .arg(b)
-                .output();
-        }
+        force_umount(&self.state(), &self.bundles.borrow());
     }
 }
 

@@ -185,7 +185,7 @@ pub fn hash_objects<R: ReadAt>(sif: &Sif<R>, plan: &Plan) -> crate::error::Resul
         let mut off = 0u64;
         while off < size {
             let n = (size - off).min(CHUNK as u64) as usize;
-            if off % AHEAD == 0 {
+            if off.is_multiple_of(AHEAD) {
                 // This window and the next are read from disk while hashing goes on.
                 sif.source()
                     .will_need(d.offset as u64 + off, (2 * AHEAD).min(size - off));

@@ -124,15 +124,19 @@ impl MountScratch {
 
 impl Drop for MountScratch {
     fn drop(&mut self) {
-        for b in &self.bundles {
-            if b.exists() {
-                let _ = Command::new(SIFRUN)
-                    .arg("--root")
-                    .arg(self.state())
-                    .args(["umount", "--force"])
-                    .arg(b)
-                    .output();
-            }
-        }
+        force_umount(&self.state(), &self.bundles);
+    }
+}
+
+/// `sifrun --root STATE umount --force` of each of `bundles` still there (test
+/// clean-up, also after a failure).
+pub fn force_umount(state: &Path, bundles: &[PathBuf]) {
+    for b in bundles.iter().filter(|b| b.exists()) {
+        let _ = Command::new(SIFRUN)
+            .arg("--root")
+            .arg(state)
+            .args(["umount", "--force"])
+            .arg(b)
+            .output();
     }
 }
