@@ -274,8 +274,11 @@ fn user_fuse_one_squashfuse() {
         }
     }
     let _g = Guard(h, uid, gid, bundles.clone());
+    // squashfuse reads the image through the checked open file (/proc/PID/fd/N), so
+    // it is found by what it serves: a layer dir in the user's images dir.
+    let images = h.join("run/sifrun/.images").display().to_string();
     let squashfuses = || -> Vec<(i32, String)> {
-        processes_with(&img.display().to_string())
+        processes_with(&images)
             .into_iter()
             .filter(|(_, c)| c.starts_with("squashfuse"))
             .collect()
