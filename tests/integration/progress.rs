@@ -58,7 +58,11 @@ fn sif_build_progress_on_a_terminal_only() {
     let (_s, pane) = in_tmux("progress", &script);
     assert!(pane.contains("BUILD-EXIT-0"), "{pane}");
     // (no "copying": a source without /.singularity.d is squashed in place)
-    for want in ["creating squashfs partition", "writing squashfs: 100%", "wrote "] {
+    for want in [
+        "creating squashfs partition",
+        "writing squashfs: 100%",
+        "wrote ",
+    ] {
         assert!(pane.contains(want), "pane lacks {want:?}:\n{pane}");
     }
     assert!(out.is_file());
