@@ -160,28 +160,34 @@ impl Policy {
     /// caller brings, so a caller cannot satisfy it with a key of their own.
     pub fn new(site: &SiteConfig, verify: bool, keys: &[PathBuf]) -> Result<Self, PolicyError> {
         let mut p = Policy::default();
-        let ring = || site.keyring_files();
+        let verify_ring = verify && keys.is_empty();
+        if verify_ring && site.verify.keyring.is_none() {
+            return Err(PolicyError::Usage(format!(
+                "--verify needs --key FILE, or a [verify] keyring in {}",
+                site.path.display()
+            )));
+        }
+        // The keyring directory is read once, whichever requirements use it.
+        let ring = if verify_ring || site.verify.mandatory || site.verify.kernel_requires_verified {
+            site.keyring_files()?
+        } else {
+            vec![]
+        };
         if !keys.is_empty() {
             p.required.push(Requirement {
                 by: "--key".into(),
                 keys: keys.to_vec(),
             });
         } else if verify {
-            if site.verify.keyring.is_none() {
-                return Err(PolicyError::Usage(format!(
-                    "--verify needs --key FILE, or a [verify] keyring in {}",
-                    site.path.display()
-                )));
-            }
             p.required.push(Requirement {
                 by: "--verify".into(),
-                keys: ring()?,
+                keys: ring.clone(),
             });
         }
-        if site.verify.mandatory && !(verify && keys.is_empty()) {
+        if site.verify.mandatory && !verify_ring {
             p.required.push(Requirement {
                 by: format!("site policy {}: mandatory", site.path.display()),
-                keys: ring()?,
+                keys: ring.clone(),
             });
         }
         if site.verify.kernel_requires_verified {
@@ -190,38 +196,38 @@ impl Policy {
                     "site policy {}: kernel_requires_verified",
                     site.path.display()
                 ),
-                keys: ring()?,
+                keys: ring,
             });
         }
         Ok(p)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.required.is_empty() && self.kernel.is_none()
-    }
-
     /// Check `sif` (`meta`: its open file's metadata) against the policy: an error
-    /// names the first requirement it fails. `kernel_too_risky` is a reason kernel
-    /// mode is refused anyway under a kernel requirement (e.g. an `--overlay`
-    /// squashfs image, which carries no signature).
+    /// names the first requirement it fails. The kernel requirement is checked only
+    /// when the mount `may_use_kernel` (root, kernel or auto mode): otherwise it
+    /// decides nothing, and an image nobody else requires verified is not hashed.
+    /// `kernel_too_risky` is a reason kernel mode is refused anyway under a kernel
+    /// requirement (e.g. an `--overlay` squashfs image, which carries no signature).
     pub fn check<R: ReadAt>(
         &self,
         sif: &Sif<R>,
         meta: &fs::Metadata,
+        may_use_kernel: bool,
         kernel_too_risky: Option<&str>,
     ) -> Result<Decision, PolicyError> {
         let mut d = Decision {
             kernel_refused: None,
             notes: vec![],
         };
-        if self.is_empty() {
+        let kernel = self.kernel.as_ref().filter(|_| may_use_kernel);
+        if self.required.is_empty() && kernel.is_none() {
             return Ok(d);
         }
         // Every key file once, all of them before the image is read; each
         // requirement keeps the ids of its own keys.
         let mut by_file: BTreeMap<&Path, Vec<String>> = BTreeMap::new();
         let mut all = vec![];
-        for r in self.required.iter().chain(self.kernel.as_ref()) {
+        for r in self.required.iter().chain(kernel) {
             for f in &r.keys {
                 if !by_file.contains_key(f.as_path()) {
                     let ks = keys::load(f)?;
@@ -244,7 +250,7 @@ impl Policy {
                 why,
             })?;
         }
-        if let Some(k) = &self.kernel {
+        if let Some(k) = kernel {
             d.kernel_refused = match meets(sif, &report, &ids(k)) {
                 Err(why) => Some(format!("{}: {why}", k.by)),
                 // Root mounts it, but someone else could rewrite the verified bytes

@@ -184,7 +184,7 @@ pub fn mount_trusted(
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let overlays = config::options::binds::parse_overlays(&opts.overlays, &cwd)?;
     let mut mode_notes = vec![];
-    let trust = trust::check(&sif, policy, &overlays, &mut mode_notes)?;
+    let trust = trust::check(&sif, policy, &overlays, mode, &mut mode_notes)?;
     // From here on the image is read through the file just opened (and verified),
     // never through its path, which could be pointed elsewhere meanwhile.
     let source_path = trust::open_file_path(&sif);

@@ -6,8 +6,8 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use super::fuse;
-use super::mode::merr;
 use super::mode::MountMode;
+use super::mode::{is_root, merr};
 use crate::config::options::binds::{Overlay, OverlayKind};
 use crate::error::{Error, Result};
 use crate::policy::{Decision, Policy};
@@ -18,6 +18,7 @@ pub(super) fn check(
     sif: &Sif,
     policy: &Policy,
     overlays: &[Overlay],
+    mode: MountMode,
     notes: &mut Vec<String>,
 ) -> Result<Decision> {
     let meta = sif
@@ -29,7 +30,12 @@ pub(super) fn check(
         .any(|o| o.kind == OverlayKind::Squashfs)
         .then_some("an --overlay squashfs image carries no signature");
     let d = policy
-        .check(sif, &meta, risky)
+        .check(
+            sif,
+            &meta,
+            is_root() && matches!(mode, MountMode::Kernel | MountMode::Auto),
+            risky,
+        )
         .map_err(|e| Error::Trust(e.to_string()))?;
     notes.extend(d.notes.iter().cloned());
     Ok(d)

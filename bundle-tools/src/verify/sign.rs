@@ -183,6 +183,10 @@ fn append_signatures(
         })?;
         used[slot] = true;
         file.write_all_at(&env, end).map_err(io)?;
+        let extra = Extra::Signature {
+            hash: HashType::Sha256,
+            entity: [0; 20],
+        };
         let d = Descriptor {
             slot,
             data_type: DataType::Signature,
@@ -197,15 +201,8 @@ fn append_signatures(
             uid: 0,
             gid: 0,
             name: String::new(),
-            extra_raw: vec![],
-            extra: Extra::Signature {
-                hash: HashType::Sha256,
-                entity: [0; 20],
-            },
-        };
-        let d = Descriptor {
-            extra_raw: crate::sif::encode_extra(&d.extra),
-            ..d
+            extra_raw: crate::sif::encode_extra(&extra),
+            extra,
         };
         end += env.len() as u64;
         ids.push(d.id);
