@@ -21,7 +21,8 @@
 #   build       `sif build` of a Debian tree vs mksquashfs, from an OCI archive vs unpack
 #               + mksquashfs by hand (issue 18; hack/lib/bench-onestep.sh)
 #   many        N = 1, 8, 32, 64 `oci run --image` of one SIF at once (root kernel mode;
-#               rtest-user in FUSE mode), shared image mounts vs --no-share: wall time,
+#               rtest-user in FUSE mode), shared image mounts vs --no-share, running
+#               `true` and `cat` of a 32 MiB file of the image: wall time,
 #               failures, image mounts / FUSE daemons alive at the peak, page cache of
 #               the image (fincore) and pgpgin after drop_caches (env BENCH_MANY_N)
 #   profile     (only with --profile) perf stat (task-clock, page faults, context
@@ -64,7 +65,7 @@ export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/us
 . "$HACK/lib/busybox-rootfs.sh"
 . "$HACK/lib/bench-onestep.sh"
 
-usage() { sed -n '2,58p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,59p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 ALL_MEASURES="lifecycle run exec state-list rss mount concurrent size onestep build many"
 WITH_YOUKI=${BENCH_WITH_YOUKI:-0} DO_BUILD=1 DO_INSTALL=1 DO_NS=1 KEEP=0
 RUNS=${BENCH_RUNS:-30} WARMUP=${BENCH_WARMUP:-3} ONLY=${BENCH_ONLY:-$ALL_MEASURES}
@@ -347,7 +348,7 @@ many_peak() {
 	local sif=$1 out=$2 l d ml=0 md=0
 	while [ ! -e "$out.stop" ]; do
 		l=$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | grep -cxF "$sif" || true)
-		d=$(pgrep -fc "^squashfuse .*$sif" || true)
+		d=$(pgrep -c -u "${BENCH_USER:-rtest-user}" -x squashfuse || true)
 		[ "$l" -gt "$ml" ] && ml=$l
 		[ "$d" -gt "$md" ] && md=$d
 		sleep 0.02
@@ -355,59 +356,72 @@ many_peak() {
 	echo "$ml $md" >"$out"
 }
 # m_many: N concurrent `oci run --image` of one SIF (kernel as root, FUSE as
-# rtest-user), shared vs --no-share; results/many.tsv
+# rtest-user), shared vs --no-share, for two workloads: `true` and `cat` of a 32 MiB
+# file of the image (what an MPI rank loading its program and libraries does);
+# results/many.tsv
 m_many() {
-	local b=$WORK/bin/sifrun d n mode share flag t0 t1 fails pg0 pg1 peak cache
+	local b=$WORK/bin/sifrun d n mode share flag t0 t1 fails pg0 pg1 peak cache wl cmd
 	d=$(mktemp -d /tmp/sifrun-bench-many.XXXXXX)
 	chmod 755 "$d"
 	# an OCI-SIF of the busybox rootfs: its squashfs has no xattrs, which squashfuse
 	# 0.1 would make copy-up fail on for a user (busybox_amd64.sif has them)
 	make_busybox_root "$d/rootfs" >/dev/null
+	# 32 MiB of shared libraries: compressible as programs are (about 3:1 with gzip)
+	mkdir -p "$d/rootfs/opt"
+	tar -cf - /usr/lib/x86_64-linux-gnu 2>/dev/null | head -c 33554432 >"$d/rootfs/opt/app.bin" || true
 	"$b" sif build --oci -q "$d/image.sif" "dir:$d/rootfs" || die "many: sif build"
 	chmod 644 "$d/image.sif"
 	# the work dir is 0700: rtest-user runs a copy
 	cp "$b" "$d/sifrun"
 	b=$d/sifrun
-	mkdir -p "$d/root" "$d/user/run"
-	if id rtest-user >/dev/null 2>&1; then chown -R rtest-user: "$d/user"; fi
-	chmod 700 "$d/user/run"
-	for mode in kernel fuse-user; do
-		if [ "$mode" = fuse-user ] && ! id rtest-user >/dev/null 2>&1; then
-			log "many: no rtest-user, skipping FUSE mode"
-			continue
-		fi
-		for n in ${BENCH_MANY_N:-1 8 32 64}; do
-			for share in shared unshared; do
-				flag=; [ "$share" = unshared ] && flag=--no-share
-				sync; echo 1 >/proc/sys/vm/drop_caches
-				pg0=$(awk '$1 == "pgpgin" {print $2}' /proc/vmstat)
-				rm -f "$d/peak" "$d/peak.stop"
-				many_peak "$d/image.sif" "$d/peak" &
-				t0=$EPOCHREALTIME
-				if [ "$mode" = kernel ]; then
-					fails=$(seq "$n" | xargs -P "$n" -I{} sh -c "$b --root $d/root oci run --mode kernel $flag --image $d/image.sif --exec -- true >/dev/null 2>>$WORK/logs/many.log || echo F" | grep -c F || true)
-				else
-					fails=$(seq "$n" | xargs -P "$n" -I{} setpriv --reuid=rtest-user --regid=rtest-user --clear-groups \
-						env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$d/user" XDG_RUNTIME_DIR="$d/user/run" \
-						sh -c "$b --root $d/user/state oci run --mode fuse --fakeroot $flag --image $d/image.sif --exec -- true >/dev/null 2>>$d/user/many.log || echo F" | grep -c F || true)
-				fi
-				t1=$EPOCHREALTIME
-				touch "$d/peak.stop"
-				wait
-				peak=$(cat "$d/peak")
-				pg1=$(awk '$1 == "pgpgin" {print $2}' /proc/vmstat)
-				cache=$(fincore -bno RES "$d/image.sif" 2>/dev/null || echo 0)
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$n" "$share" "$(( $(us "$t0" "$t1") / 1000 ))" \
-					"$fails" "${peak% *}" "${peak#* }" "$((cache / 1024))	$((pg1 - pg0))" >>"$WORK/results/many.tsv"
-				log "many: $mode N=$n $share: $(( $(us "$t0" "$t1") / 1000 )) ms, $fails failed, peak loops/daemons $peak"
+	# state roots (and so the bundles' overlay upper dirs) on tmpfs, as for the other
+	# measures and as /run is on a usual host
+	mkdir -p "$d/t"
+	mount -t tmpfs -o mode=755 sifrun-bench-many "$d/t"
+	mkdir -p "$d/t/root" "$d/t/user/run"
+	if id rtest-user >/dev/null 2>&1; then chown -R rtest-user: "$d/t/user"; fi
+	chmod 700 "$d/t/user/run"
+	for wl in true read; do
+		cmd=true; [ "$wl" = read ] && cmd="cat /opt/app.bin"
+		for mode in kernel fuse-user; do
+			if [ "$mode" = fuse-user ] && ! id rtest-user >/dev/null 2>&1; then
+				log "many: no rtest-user, skipping FUSE mode"
+				continue
+			fi
+			for n in ${BENCH_MANY_N:-1 8 32 64}; do
+				for share in shared unshared; do
+					flag=; [ "$share" = unshared ] && flag=--no-share
+					sync; echo 1 >/proc/sys/vm/drop_caches
+					pg0=$(awk '$1 == "pgpgin" {print $2}' /proc/vmstat)
+					rm -f "$d/peak" "$d/peak.stop"
+					many_peak "$d/image.sif" "$d/peak" &
+					t0=$EPOCHREALTIME
+					if [ "$mode" = kernel ]; then
+						fails=$(seq "$n" | xargs -P "$n" -I{} sh -c "$b --root $d/t/root oci run --mode kernel $flag --image $d/image.sif --exec -- $cmd >/dev/null 2>>$WORK/logs/many.log || echo F" | grep -c F || true)
+					else
+						fails=$(seq "$n" | xargs -P "$n" -I{} setpriv --reuid=rtest-user --regid=rtest-user --clear-groups \
+							env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$d/t/user" XDG_RUNTIME_DIR="$d/t/user/run" \
+							sh -c "$b --root $d/t/user/state oci run --mode fuse --fakeroot $flag --image $d/image.sif --exec -- $cmd >/dev/null 2>>$d/t/user/many.log || echo F" | grep -c F || true)
+					fi
+					t1=$EPOCHREALTIME
+					touch "$d/peak.stop"
+					wait
+					peak=$(cat "$d/peak")
+					pg1=$(awk '$1 == "pgpgin" {print $2}' /proc/vmstat)
+					cache=$(fincore -bno RES "$d/image.sif" 2>/dev/null || echo 0)
+					printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$mode" "$n" "$share" "$(( $(us "$t0" "$t1") / 1000 ))" \
+						"$fails" "${peak% *}" "${peak#* }" "$((cache / 1024))	$((pg1 - pg0))" >>"$WORK/results/many.tsv"
+					log "many: $wl $mode N=$n $share: $(( $(us "$t0" "$t1") / 1000 )) ms, $fails failed, peak loops/daemons $peak"
+				done
 			done
 		done
 	done
-	cat "$d/user/many.log" >>"$WORK/logs/many.log" 2>/dev/null || true
-	if grep -qF "$d/" /proc/self/mountinfo || [ -n "$(ls -A /run/sifrun/.images 2>/dev/null)" ]; then
+	cat "$d/t/user/many.log" >>"$WORK/logs/many.log" 2>/dev/null || true
+	if grep -F "$d/" /proc/self/mountinfo | grep -qvF " $d/t " || [ -n "$(ls -A /run/sifrun/.images 2>/dev/null)" ]; then
 		log "many: mounts left:"; grep -F "$d/" /proc/self/mountinfo >&2 || true
 		echo leftover >"$WORK/results/many-leftover.txt"
 	fi
+	umount "$d/t"
 	rm -rf "$d"
 }
 
@@ -419,32 +433,34 @@ import sys
 tsv, out = sys.argv[1], sys.argv[2]
 rows = {}
 for line in open(tsv):
-    mode, n, share, ms, fails, loops, daemons, cache_kib, pgpgin = line.rstrip("\n").split("\t")
-    rows[(mode, int(n), share)] = dict(ms=int(ms), fails=int(fails), loops=int(loops), daemons=int(daemons),
-                                      cache=int(cache_kib), pgpgin=int(pgpgin))
+    wl, mode, n, share, ms, fails, loops, daemons, cache_kib, pgpgin = line.rstrip("\n").split("\t")
+    rows[(wl, mode, int(n), share)] = dict(ms=int(ms), fails=int(fails), loops=int(loops), daemons=int(daemons),
+                                          cache=int(cache_kib), pgpgin=int(pgpgin))
 L = ["## Many at once: shared image mounts (issue 18)\n",
-     "N concurrent `sifrun oci run --image busybox.oci.sif --exec -- true` (an OCI-SIF of the busybox rootfs; one wall time per cell), "
-     "each image mount shared by all runs (default) or one per run (`--no-share`). kernel: as root, "
-     "`--mode kernel` (peak = loop devices of the image); fuse-user: as rtest-user, `--mode fuse --fakeroot` "
-     "(peak = squashfuse daemons). Page cache: `fincore` of the image after the runs; pgpgin: KiB read "
-     "from block devices (loop devices included) after `echo 1 > drop_caches`.\n",
-     "| mode | N | shared ms | unshared ms | shared/unshared | failures (sh/unsh) | peak mounts or daemons (sh/unsh) | image page cache KiB (sh/unsh) | pgpgin KiB (sh/unsh) |",
-     "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
-target = None
-for (mode, n) in sorted({(m, n) for m, n, _ in rows}, key=lambda k: (k[0] != "kernel", k[1])):
-    s, u = rows.get((mode, n, "shared")), rows.get((mode, n, "unshared"))
+     "N concurrent `sifrun oci run --image busybox.oci.sif --exec -- CMD` (an OCI-SIF of the busybox rootfs plus a 32 MiB "
+     "file of shared libraries, `/opt/app.bin`; one wall time per cell), each image mount shared by all runs (default) or "
+     "one per run (`--no-share`). Workloads: `true`, and `read` = `cat /opt/app.bin` (what a rank loading its program "
+     "and libraries reads). kernel: as root, `--mode kernel` (peak = loop devices of the image); fuse-user: as "
+     "rtest-user, `--mode fuse --fakeroot` (peak = squashfuse daemons). State roots on tmpfs. Page cache: `fincore` of "
+     "the image after the runs; pgpgin: KiB read from block devices (loop devices included) after `echo 1 > drop_caches`.\n",
+     "| workload | mode | N | shared ms | unshared ms | shared/unshared | failures (sh/unsh) | peak mounts or daemons (sh/unsh) | image page cache KiB (sh/unsh) | pgpgin KiB (sh/unsh) |",
+     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+target = []
+keys = sorted({(w, m, n) for w, m, n, _ in rows}, key=lambda k: (k[0] != "true", k[1] != "kernel", k[2]))
+for (wl, mode, n) in keys:
+    s, u = rows.get((wl, mode, n, "shared")), rows.get((wl, mode, n, "unshared"))
     if not s or not u:
         continue
     key = "loops" if mode == "kernel" else "daemons"
     ratio = s["ms"] / u["ms"] if u["ms"] else float("nan")
-    L.append(f"| {mode} | {n} | {s['ms']} | {u['ms']} | {ratio:.2f}× | {s['fails']}/{u['fails']} | {s[key]}/{u[key]} | "
+    L.append(f"| {wl} | {mode} | {n} | {s['ms']} | {u['ms']} | {ratio:.2f}× | {s['fails']}/{u['fails']} | {s[key]}/{u[key]} | "
              f"{s['cache']}/{u['cache']} | {s['pgpgin']}/{u['pgpgin']} |")
     if n == 64:
         ok = ratio <= 0.3 and s[key] == 1 and s["fails"] == 0 and u["fails"] == 0
-        target = (target or []) + [f"{mode} N=64: shared {ratio:.2f}× of unshared, {s[key]} vs {u[key]} {key}, "
-                                   f"{s['fails'] + u['fails']} failures: {'✅' if ok else '❌'} (target ≤ 0.3×, one mount/daemon, no failures)"]
+        target.append(f"{wl} {mode} N=64: shared {ratio:.2f}× of unshared, {s[key]} vs {u[key]} {key}, "
+                      f"{s['fails'] + u['fails']} failures: {'✅' if ok else '❌'} (target ≤ 0.3×, one mount/daemon, no failures)")
 L.append("")
-for t in target or []:
+for t in target:
     L.append(f"* {t}")
 L.append("")
 MARK = "<!-- notes: kept by hack/bench.sh -->"

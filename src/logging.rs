@@ -5,6 +5,7 @@
 //! why a runtime call failed, so a fatal error always goes there too. Without `--log`,
 //! stderr gets exactly one plain line per failure (plus debug lines with `--debug`).
 
+pub use sifrun::runtime::ctx::one_line;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -93,28 +94,6 @@ impl Log {
         }
         eprintln!("sifrun: {msg}");
     }
-}
-
-/// An error and its causes on one line, without repeating a cause that the outer
-/// message already quotes.
-pub fn one_line(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        // A cause that restates the outer message and adds to it replaces it.
-        if text.starts_with(out.as_str()) && !out.is_empty() {
-            out = text;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out.replace('\n', " ")
 }
 
 pub fn init(global: &liboci_cli::GlobalOpts) -> Result<Log> {

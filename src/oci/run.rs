@@ -3,13 +3,14 @@
 //!
 //! `oci run --image IMAGE ID [-- ARGS...]`: mount IMAGE into a temporary bundle in
 //! `<root>/.oci/ID/bundle`, run it (ARGS replace the image's command line), then delete
-//! the container and umount — also after Ctrl-C or SIGTERM. The run itself is a child
-//! `sifrun run`, so that this process stays free to catch signals and clean up: a
+//! the container and umount — also after Ctrl-C or SIGTERM. The run itself is a forked
+//! child doing `sifrun run`'s work, so that this process stays free to catch signals
+//! and clean up: a
 //! container's pid 1 ignores SIGINT/SIGTERM it has no handler for, so after a grace
 //! period (or a second signal) the container is killed.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,12 +18,14 @@ use bundle_tools::config::options::{Action, Profile};
 use bundle_tools::mount::MountMode;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::isatty;
+use nix::unistd::Pid;
 
 use super::create;
 use super::dir::OciDir;
 use crate::image::{self, RunOptions, TrustArgs};
-use crate::runtime::ctx::{exit_byte, Ctx};
+use crate::runtime::ctx::{exit_byte, one_line, Ctx, ExitWith};
 use crate::runtime::unix;
 
 /// How long the container gets to exit after a forwarded SIGINT/SIGTERM.
@@ -166,33 +169,76 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
 }
 
 fn run_child(bundle: &Path, id: &str, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u8> {
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("--root").arg(&ctx.root);
-    if ctx.systemd_cgroup {
-        cmd.arg("--systemd-cgroup");
+    // Non-blocking: read once the child is gone, even if a process it forked that
+    // never exec'd still holds the write end.
+    let (rd, wr) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+    // A fork, not an exec of `sifrun run`: this process is already sealed, parsed and
+    // set up, and a second start of the binary was a tenth of an `oci run`. Only
+    // this thread survives the fork (nothing else runs here by now but the
+    // short-lived cgroup warm-up, which takes no lock), and the child ends in _exit.
+    // SAFETY: see above; the child only runs the `run` below and exits.
+    let pid = match unsafe { nix::unistd::fork() }.context("cannot fork the run")? {
+        nix::unistd::ForkResult::Child => {
+            drop(rd);
+            // The container's processes inherit this mask: they start unblocked.
+            let _ = signals.thread_unblock();
+            let run = liboci_cli::Run {
+                bundle: bundle.to_path_buf(),
+                console_socket: None,
+                pid_file: args.common.pid_file.clone(),
+                no_subreaper: false,
+                no_pivot: false,
+                no_new_keyring: false,
+                preserve_fds: 0,
+                keep: false,
+                container_id: id.to_string(),
+                detach: false,
+            };
+            let code = match crate::runtime::run::run(run, None, ctx) {
+                Ok(code) => code,
+                Err(e) => {
+                    // The parent reports it, after the clean-up.
+                    let _ = std::fs::File::from(wr).write_all(one_line(&e).as_bytes());
+                    ExitWith::code_of(&e)
+                }
+            };
+            let _ = std::io::stdout().flush();
+            // SAFETY: ends the forked child without running the parent's destructors.
+            unsafe { libc::_exit(code.into()) }
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop(wr);
+    let code = wait_child(pid, ctx, id, signals)?;
+    let mut err = vec![];
+    let _ = std::fs::File::from(rd).read_to_end(&mut err);
+    if err.is_empty() {
+        Ok(code)
+    } else {
+        Err(ExitWith {
+            code,
+            error: anyhow::anyhow!(String::from_utf8_lossy(&err).into_owned()),
+        }
+        .into())
     }
-    cmd.args(["run", "-b"]).arg(bundle);
-    if let Some(p) = &args.common.pid_file {
-        cmd.arg("--pid-file").arg(p);
-    }
-    cmd.arg(id);
-    // std resets the signal mask in the child.
-    let mut child = cmd.spawn().context("cannot start `sifrun run`")?;
+}
+
+/// Waits for the run in `pid`, forwarding a first SIGINT/SIGTERM/SIGHUP/SIGQUIT to it
+/// and killing the container after [`GRACE`] (or a second signal); its exit code.
+fn wait_child(pid: Pid, ctx: &Ctx, id: &str, signals: &SigSet) -> Result<u8> {
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
     loop {
-        if let Some(status) = child.try_wait()? {
-            use std::os::unix::process::ExitStatusExt;
-            let code = status
-                .code()
-                .or(status.signal().map(|s| 128 + s))
-                .unwrap_or(1);
-            return Ok(exit_byte(code));
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)).context("waitpid")? {
+            WaitStatus::Exited(_, code) => return Ok(exit_byte(code)),
+            WaitStatus::Signaled(_, sig, _) => return Ok(exit_byte(128 + sig as i32)),
+            _ => {}
         }
         if kill_at.is_some_and(|t| Instant::now() >= t) {
             if killed {
                 // The run itself is stuck: the clean-up after it still happens.
-                let _ = child.kill();
+                let _ = unix::kill(pid.as_raw(), libc::SIGKILL);
             } else {
                 kill_container(ctx, id);
                 killed = true;
@@ -205,7 +251,7 @@ fn run_child(bundle: &Path, id: &str, args: &Run, ctx: &Ctx, signals: &SigSet) -
                     // A second Ctrl-C: no more waiting.
                     kill_at = Some(Instant::now());
                 } else {
-                    let _ = unix::kill(child.id() as i32, sig);
+                    let _ = unix::kill(pid.as_raw(), sig);
                     kill_at = Some(Instant::now() + GRACE);
                 }
             }

@@ -72,3 +72,25 @@ mod tests {
         assert!(parse_rootless(Some("yes")).is_err());
     }
 }
+
+/// An error and its causes on one line, without repeating a cause that the outer
+/// message already quotes.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        // A cause that restates the outer message and adds to it replaces it.
+        if text.starts_with(out.as_str()) && !out.is_empty() {
+            out = text;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.replace('\n', " ")
+}

@@ -55,15 +55,33 @@ pub(super) fn mount_layer(st: &mut MountState, image: &Path, l: &Layer, dir: &Pa
     )))
 }
 
-/// Mount the kernel overlay at `rootfs` with options `opts`.
-pub(super) fn mount_overlay(st: &mut MountState, rootfs: &Path, opts: &str) -> Result<()> {
+/// Mount the kernel overlay at `rootfs` with options `opts`; `ephemeral` (an upper
+/// deleted at umount) adds `volatile`: without it, unmounting syncs the upper's
+/// filesystem, which on a disk (this is the state root's) waits for the journal,
+/// 40 ms to seconds per container. Kernels before 5.10 lack it: retried without.
+pub(super) fn mount_overlay(
+    st: &mut MountState,
+    rootfs: &Path,
+    opts: &str,
+    ephemeral: bool,
+) -> Result<()> {
     st.will_mount(rootfs, "overlay", false)?;
-    nix::mount::mount(
-        Some("overlay"),
-        rootfs,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts),
-    )
-    .map_err(|e| merr(format!("overlay on {}: {e}", rootfs.display())))
+    let mount = |o: &str| {
+        nix::mount::mount(
+            Some("overlay"),
+            rootfs,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(o),
+        )
+    };
+    let r = if ephemeral {
+        match mount(&format!("{opts},volatile")) {
+            Err(nix::errno::Errno::EINVAL) => mount(opts),
+            r => r,
+        }
+    } else {
+        mount(opts)
+    };
+    r.map_err(|e| merr(format!("overlay on {}: {e}", rootfs.display())))
 }

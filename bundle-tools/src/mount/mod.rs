@@ -342,7 +342,8 @@ fn build(
         let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
         match st.mode {
             MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
-            _ => kernel::mount_overlay(st, &lay.rootfs, &opts)?,
+            // The bundle's own upper is thrown away at umount: nothing to sync.
+            _ => kernel::mount_overlay(st, &lay.rootfs, &opts, upper.is_none())?,
         }
     }
     let t = config::Target {

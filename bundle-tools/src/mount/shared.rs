@@ -203,7 +203,12 @@ fn live_refs(dir: &Path, key: &str) -> usize {
 fn remove_image(dir: &Path, lock: Lock) -> Result<()> {
     if let Ok(mut st) = MountState::load(dir) {
         st.bundle = dir.to_path_buf();
-        teardown::teardown(&mut st, true, false, &no_ref)?;
+        // The forced sweep scans every process for FUSE daemons: only when the
+        // recorded steps do not undo cleanly.
+        let mut plain = st.clone();
+        if teardown::teardown(&mut plain, false, false, &no_ref).is_err() {
+            teardown::teardown(&mut st, true, false, &no_ref)?;
+        }
     } else {
         teardown::sweep(dir)?;
     }
@@ -310,11 +315,19 @@ pub(super) fn acquire(
     let ok = MountState::load(&dir).is_ok_and(|s| image_ok(&dir, &s, &real, layers.len()));
     if !ok {
         // Never mounted, or left broken by a kill (or a dead FUSE daemon): start over.
-        if let Ok(mut old) = MountState::load(&dir) {
-            old.bundle = dir.clone();
-            teardown::teardown(&mut old, true, false, &no_ref)?;
+        // Every step is recorded before it is taken, so a dir with no state and no
+        // layers has nothing mounted or serving it (no sweep of every process).
+        let leftover = match MountState::load(&dir) {
+            Ok(mut old) => {
+                old.bundle = dir.clone();
+                teardown::teardown(&mut old, true, false, &no_ref)?;
+                true
+            }
+            Err(_) => dir.join("layers").exists(),
+        };
+        if leftover {
+            teardown::sweep(&dir)?;
         }
-        teardown::sweep(&dir)?;
         if let Err(e) = mount_image(&dir, &real, image, st.mode, layers, other_users) {
             if live_refs(&dir, &key) == 0 {
                 let _ = remove_image(&dir, lock);

@@ -1,6 +1,7 @@
 //! runc parity odds and ends: `run`'s delete racing a `kill --all`, printing
 //! commands on a closed stdout, the wording of an exec that cannot start, per-device
-//! blkio weights (BFQ on a loop device), and `--criu PATH`.
+//! blkio weights (BFQ on a loop device), `--criu PATH`, and a process whose stdout
+//! and stderr are /dev/null.
 
 use super::{Case, Ctx, WAIT};
 use anyhow::{Context, Result};
@@ -32,6 +33,10 @@ pub fn cases() -> Vec<Case> {
         Case {
             name: "checkpoint/criu_path_is_used",
             run: criu_path_is_used,
+        },
+        Case {
+            name: "process/stdio_dev_null",
+            run: stdio_dev_null,
         },
     ]
 }
@@ -377,6 +382,46 @@ fn criu_path_is_used(ctx: &mut Ctx) -> Result<()> {
         "the container still runs",
         Some("running".to_string()),
         ctx.rt.status(&id),
+    );
+    Ok(())
+}
+
+/// `run ... >/dev/null 2>&1` and the same for `exec`: the runtime points stdio that
+/// is the host's /dev/null at the container's own, and the process can still write
+/// to it (a read-only reopen made every write fail with EBADF).
+fn stdio_dev_null(ctx: &mut Ctx) -> Result<()> {
+    let script = "echo out && echo err >&2";
+    let spawn = |ctx: &Ctx, args: &[&str]| -> Result<Option<std::process::ExitStatus>> {
+        let mut child = Command::new(&ctx.rt.bin)
+            .arg("--root")
+            .arg(&ctx.rt.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawn")?;
+        Ok(wait_child(&mut child, WAIT))
+    };
+    let mut b = ctx.bundle()?;
+    b.config["process"]["args"] = json!(["sh", "-c", script]);
+    b.write()?;
+    let id = ctx.id();
+    let dir = b.dir.to_string_lossy().into_owned();
+    let st = spawn(ctx, &["run", "--bundle", &dir, &id])?;
+    ctx.rep.check(
+        "run: writes to a /dev/null stdout and stderr succeed (exit 0)",
+        st.is_some_and(|s| s.code() == Some(0)),
+        format!("{st:?}"),
+    );
+    let Some(id) = sleeper(ctx)? else {
+        return Ok(());
+    };
+    let st = spawn(ctx, &["exec", &id, "sh", "-c", script])?;
+    ctx.rep.check(
+        "exec: writes to a /dev/null stdout and stderr succeed (exit 0)",
+        st.is_some_and(|s| s.code() == Some(0)),
+        format!("{st:?}"),
     );
     Ok(())
 }
