@@ -94,9 +94,24 @@ impl LoopDevice {
             .open("/dev/loop-control")
             .map_err(|e| lerr(format!("/dev/loop-control: {e}")))?;
         // Another process may grab the same free device between GET_FREE and
-        // CONFIGURE (EBUSY); retry a few times with a fresh number.
+        // CONFIGURE (EBUSY), and GET_FREE hands every racer the same one: of N
+        // concurrent mounts one wins per round. Retry with a fresh number for up to
+        // 10 s, after a jittered pause so that the racers spread out.
         let mut last = None;
-        for _ in 0..16 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut jitter = std::process::id().wrapping_mul(2_654_435_761);
+        for attempt in 0u32.. {
+            if attempt > 0 {
+                if std::time::Instant::now() >= deadline {
+                    break;
+                }
+                jitter ^= jitter << 13;
+                jitter ^= jitter >> 17;
+                jitter ^= jitter << 5;
+                std::thread::sleep(std::time::Duration::from_micros(
+                    u64::from(jitter % 2000) + 100,
+                ));
+            }
             let n = ioctl(ctl.as_raw_fd(), LOOP_CTL_GET_FREE, 0)
                 .map_err(|e| lerr(format!("LOOP_CTL_GET_FREE: {e}")))?;
             let path = PathBuf::from(format!("/dev/loop{n}"));
