@@ -348,3 +348,94 @@ fn user_fuse_one_squashfuse() {
     let m = settle(Duration::from_secs(5), || mounts_under(h));
     assert!(m.is_empty(), "mounts left: {m:?}");
 }
+
+/// 24 `mount --no-share` of one image at once: each gets its own loop device (the
+/// racers for one free device retry until they have one), and all go at umount.
+#[test]
+fn concurrent_unshared_mounts_all_get_a_loop_device() {
+    if !require_root() {
+        return;
+    }
+    let mut s = Bundles::new("noshare-many");
+    let img = busybox_sif_copy(&s.dir().path);
+    let bundles: Vec<PathBuf> = (0..24)
+        .map(|i| {
+            let b = s.dir().join(format!("bundle-{i}"));
+            // Registered for the clean-up of a failed test.
+            s.0.bundles.push(b.clone());
+            b
+        })
+        .collect();
+    let children: Vec<_> = bundles
+        .iter()
+        .map(|b| {
+            Command::new(SIFRUN)
+                .args(["mount", "--mode", "kernel", "--no-share"])
+                .arg(&img)
+                .arg(b)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failed: Vec<String> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .filter(|o| !o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} mounts failed: {failed:?}",
+        failed.len()
+    );
+    assert_eq!(loop_devices_of(&img).len(), 24, "a loop device each");
+    for b in &bundles {
+        s.umount(b);
+    }
+    let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
+    assert!(loops.is_empty(), "{loops:?}");
+}
+
+/// The overlay over a bundle's own upper dir is `volatile` (it is deleted at umount,
+/// so unmounting need not sync the disk under it); a writable `--overlay DIR` the
+/// user keeps is not.
+#[test]
+fn own_upper_is_volatile_a_kept_overlay_is_not() {
+    if !require_root() {
+        return;
+    }
+    let mut s = Bundles::new("volatile");
+    let img = busybox_sif_copy(&s.dir().path);
+    let keep = s.dir().join("keep");
+    std::fs::create_dir(&keep).unwrap();
+    let b1 = s.mount(&img, "own", &[], &[]);
+    let arg = format!("{}", keep.display());
+    let b2 = s.mount(&img, "kept", &["--overlay", &arg], &[]);
+    let opts = |b: &Path| {
+        let target = b.join("rootfs");
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(target.to_str().unwrap()))
+            .map(String::from)
+            .unwrap_or_else(|| panic!("{} not mounted", target.display()))
+    };
+    // The superblock options, after " - overlay overlay ".
+    let volatile = |l: &str| {
+        l.split(" - ")
+            .nth(1)
+            .and_then(|t| t.split(' ').nth(2))
+            .is_some_and(|o| {
+                o.split(',')
+                    .any(|x| x == "volatile" || x == "fsync=volatile")
+            })
+    };
+    let (o1, o2) = (opts(&b1), opts(&b2));
+    assert!(o1.contains(" - overlay ") && volatile(&o1), "{o1}");
+    assert!(!volatile(&o2), "{o2}");
+    s.runs(&b1, "run in the volatile overlay");
+    s.umount(&b1);
+    s.umount(&b2);
+}

@@ -57,7 +57,7 @@ pub fn run_with_stdin(state: &Path, bundle: &Path, id: &str, input: &str) -> Out
 /// [`MountScratch::mount_run`] that is still there on drop is `umount --force`d.
 pub struct MountScratch {
     pub dir: TmpDir,
-    bundles: Vec<PathBuf>,
+    pub(crate) bundles: Vec<PathBuf>,
 }
 
 impl MountScratch {
