@@ -40,6 +40,22 @@ impl Fixture {
         output_with_timeout(c, Duration::from_secs(60))
     }
 
+    /// `restore FLAGS… -b BUNDLE --image-path IMAGES ID` with the fake.
+    fn restore(
+        &self,
+        flags: &[&str],
+        b: &Bundle,
+        images: &Path,
+        id: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut args = vec!["restore"];
+        args.extend_from_slice(flags);
+        let (bundle, images) = (b.path().to_str().unwrap(), images.to_str().unwrap());
+        args.extend_from_slice(&["-b", bundle, "--image-path", images, id]);
+        self.criu_run(&args, env)
+    }
+
     /// The recorded requests of `typ` (DUMP, RESTORE, VERSION).
     fn requests(&self, typ: &str) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.log())
@@ -117,14 +133,9 @@ fn checkpoint_then_restore_detached_under_a_new_id() {
     f.rt.track(&new);
     let work = f.tmp.join("work");
     let pid_file = f.tmp.join("pid");
-    let o = f.criu_run(
+    let o = f.restore(
         &[
-            "restore",
             "-d",
-            "--bundle",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            images.to_str().unwrap(),
             "--work-path",
             work.to_str().unwrap(),
             "--pid-file",
@@ -135,8 +146,10 @@ fn checkpoint_then_restore_detached_under_a_new_id() {
             "--file-locks",
             "--manage-cgroups-mode",
             "full",
-            &new,
         ],
+        &b,
+        &images,
+        &new,
         &[],
     );
     assert_ok(&o, "restore -d");
@@ -190,18 +203,7 @@ fn restore_under_the_same_id_with_default_flags() {
     }
     let f = Fixture::new();
     let (id, b, images) = f.checkpointed("rst-same");
-    let o = f.criu_run(
-        &[
-            "restore",
-            "-d",
-            "-b",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            images.to_str().unwrap(),
-            &id,
-        ],
-        &[],
-    );
+    let o = f.restore(&["-d"], &b, &images, &id, &[]);
     assert_ok(&o, "restore -d");
     assert_eq!(f.rt.status(&id).as_deref(), Some("running"));
     let r = &f.requests("RESTORE")[0];
@@ -220,15 +222,11 @@ fn restore_in_the_foreground_waits_and_exits_with_the_process() {
     }
     let f = Fixture::new();
     let (id, b, images) = f.checkpointed("rst-fg");
-    let o = f.criu_run(
-        &[
-            "restore",
-            "-b",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            images.to_str().unwrap(),
-            &id,
-        ],
+    let o = f.restore(
+        &[],
+        &b,
+        &images,
+        &id,
         &[("FAKE_CRIU_CMD", "sh -c 'sleep 1; exit 7'")],
     );
     assert_eq!(o.status.code(), Some(7), "stderr: {}", stderr(&o));
@@ -247,18 +245,7 @@ fn restore_onto_an_existing_id_fails_and_touches_nothing() {
     let images = f.tmp.join("images");
     std::fs::create_dir_all(&images).unwrap();
     std::fs::write(images.join("fake-dump"), "1").unwrap();
-    let o = f.criu_run(
-        &[
-            "restore",
-            "-d",
-            "-b",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            images.to_str().unwrap(),
-            &id,
-        ],
-        &[],
-    );
+    let o = f.restore(&["-d"], &b, &images, &id, &[]);
     assert_one_line_error(&o, Some("already exists"));
     assert_eq!(f.rt.state(&id).unwrap(), before);
     assert!(
@@ -277,36 +264,14 @@ fn restore_from_a_missing_or_failing_image_leaves_nothing() {
     let id = unique_id("rst-missing");
     f.rt.track(&id);
     let missing = f.tmp.join("no-such-images");
-    let o = f.criu_run(
-        &[
-            "restore",
-            "-d",
-            "-b",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            missing.to_str().unwrap(),
-            &id,
-        ],
-        &[],
-    );
+    let o = f.restore(&["-d"], &b, &missing, &id, &[]);
     assert_one_line_error(&o, Some("no-such-images"));
     assert_no_leaks(&f.rt, &id);
 
     // criu itself fails (the fake refuses a dir without its dump).
     let empty = f.tmp.join("empty-images");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = f.criu_run(
-        &[
-            "restore",
-            "-d",
-            "-b",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            empty.to_str().unwrap(),
-            &id,
-        ],
-        &[],
-    );
+    let o = f.restore(&["-d"], &b, &empty, &id, &[]);
     assert_one_line_error(&o, Some("criu"));
     assert_no_leaks(&f.rt, &id);
 }
