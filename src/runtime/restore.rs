@@ -1,12 +1,19 @@
-//! `restore ID`: runc's flags are accepted, but libcontainer 0.7 has no criu
-//! restore, so this says so clearly and fails without touching anything.
+//! `restore ID`: restore a container from a criu checkpoint (libcontainer's
+//! support), then wait for its process unless `--detach`.
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use nix::unistd::Pid;
 
-use super::ctx::Ctx;
+use super::builder::check_pid_file;
+use super::bundle;
+use super::checkpoint::which;
+use super::ctx::{exit_byte, Ctx};
+use super::foreground::Foreground;
+use crate::state::cgroup::with_default_cgroups_path;
+use crate::state::claim::CreateClaim;
 use crate::state::container as state;
 
 #[derive(Args, Debug)]
@@ -70,13 +77,105 @@ pub struct Restore {
     pub container_id: String,
 }
 
-pub fn restore(args: Restore, ctx: &Ctx) -> Result<u8> {
-    state::validate_id(&args.container_id)?;
-    if state::path(&ctx.root, &args.container_id)?.exists() {
-        bail!("container with id {:?} already exists", args.container_id);
+impl Restore {
+    /// The first given flag libcontainer's criu restore has no option for.
+    fn unsupported(&self) -> Option<&'static str> {
+        let set = [
+            (self.empty_ns.is_some(), "--empty-ns"),
+            (self.auto_dedup, "--auto-dedup"),
+            (self.lazy_pages, "--lazy-pages"),
+            (self.lsm_profile.is_some(), "--lsm-profile"),
+            (self.lsm_mount_context.is_some(), "--lsm-mount-context"),
+        ];
+        set.into_iter().find(|(on, _)| *on).map(|(_, name)| name)
     }
-    bail!(
-        "restore is not supported: libcontainer 0.7 implements checkpoint but not restore (image path {})",
-        args.image_path.display()
-    )
+}
+
+fn cg_mode(mode: Option<&str>) -> Result<rust_criu::CgMode> {
+    Ok(match mode {
+        None | Some("soft") => rust_criu::CgMode::SOFT,
+        Some("full") => rust_criu::CgMode::FULL,
+        Some("strict") => rust_criu::CgMode::STRICT,
+        Some("ignore") => rust_criu::CgMode::IGNORE,
+        Some(other) => bail!("invalid manage cgroups mode {other:?}"),
+    })
+}
+
+pub fn restore(args: Restore, ctx: &Ctx) -> Result<u8> {
+    if let Some(flag) = args.unsupported() {
+        bail!("restore {flag} is not supported: libcontainer's criu restore has no such option");
+    }
+    let mode = cg_mode(args.manage_cgroups_mode.as_deref())?;
+    let id = &args.container_id;
+    let prepared = bundle::prepare(id, &args.bundle)?;
+    check_pid_file(args.pid_file.as_ref())?;
+    let criu = ctx.criu.clone().unwrap_or_else(|| "criu".into());
+    if which(&criu).is_none() {
+        bail!(
+            "criu binary {} not found: install criu or pass --criu PATH",
+            criu.display()
+        );
+    }
+    if !args.image_path.is_dir() {
+        bail!(
+            "no checkpoint to restore at {}: not a directory",
+            args.image_path.display()
+        );
+    }
+    let opts = libcontainer::container::RestoreOptions {
+        image_path: std::path::absolute(&args.image_path)?,
+        work_path: args.work_path.clone(),
+        ext_unix_sk: args.ext_unix_sk,
+        file_locks: args.file_locks,
+        shell_job: args.shell_job,
+        tcp_established: args.tcp_established,
+        manage_cgroups_mode: mode,
+        console_socket: args.console_socket.clone(),
+        criu_path: Some(criu),
+    };
+    // The restored tree comes back as our sibling (criu's rst_sibling); as a
+    // subreaper we get it as a child once criu exits, so we can wait for it.
+    if !args.no_subreaper {
+        nix::sys::prctl::set_child_subreaper(true).context("failed to become a subreaper")?;
+    }
+    let foreground = Foreground::new(&ctx.root, false, args.detach, None)?;
+    let claim = CreateClaim::take(&ctx.root, id)?;
+    let spec = with_default_cgroups_path(prepared.spec, id, ctx.systemd_cgroup);
+    let dir = ctx.root.join(id);
+    let built = std::fs::create_dir(&dir)
+        .map_err(libcontainer::error::LibcontainerError::OtherIO)
+        .and_then(|()| {
+            let mut c = libcontainer::container::Container::new(
+                id,
+                libcontainer::container::ContainerStatus::Creating,
+                None,
+                &args.bundle,
+                &dir,
+            )?;
+            c.set_systemd(ctx.systemd_cgroup);
+            c.restore(&spec, &opts)?;
+            Ok(c)
+        });
+    let container = claim
+        .finish(built, &prepared.rootfs)
+        .map_err(|e| e.context(format!("failed to restore container {id:?}")))?;
+    let pid = container.pid().context("restored container has no pid")?;
+    if let Some(file) = &args.pid_file {
+        std::fs::write(file, pid.as_raw().to_string())
+            .with_context(|| format!("failed to write pid file {}", file.display()))?;
+    }
+    let started = foreground.started()?;
+    let Some(code) = started.wait(Pid::from_raw(pid.as_raw()))? else {
+        return Ok(0);
+    };
+    // Like runc: a container restored in the foreground is removed when its
+    // process exits.
+    let Some(_lock) = state::lock_existing(&container.root, true)? else {
+        return Ok(exit_byte(code));
+    };
+    let mut container = container;
+    container
+        .delete(true)
+        .with_context(|| format!("failed to delete container {id:?}"))?;
+    Ok(exit_byte(code))
 }

@@ -17,7 +17,8 @@
 //! | [`events`] | `events`, `events --stats` |
 //! | [`update`] | `update` |
 //! | [`spec_features`] | `spec`, `features` |
-//! | [`checkpoint`] | `checkpoint`, `restore` |
+//! | [`checkpoint`] | `checkpoint`, `restore` without a usable criu |
+//! | [`restore`] | `restore` after `checkpoint`, with a fake criu (`data/fake-criu.py`) |
 //! | [`mount_umount`] | `mount`, `umount`, running a mounted SIF / OCI-SIF |
 //! | [`sif`] | `sif list`, `sif info`, `sif header`, `sif build` |
 //! | [`sif_verify`] | `sif verify`: PGP, DSSE and legacy signatures, OCI-SIF digests |
@@ -47,6 +48,7 @@ mod oci;
 mod pause_resume;
 mod progress;
 mod reliability;
+mod restore;
 mod rootless;
 mod run;
 mod security;

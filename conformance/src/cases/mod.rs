@@ -13,6 +13,7 @@ pub mod namespaces;
 pub mod parity;
 pub mod procattr;
 pub mod process;
+pub mod restore;
 pub mod seccomp;
 pub mod security;
 pub mod update_events;
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(procattr::cases());
     v.extend(parity::cases());
+    v.extend(restore::cases());
     v
 }
 

@@ -14,6 +14,8 @@ mod container_delete;
 mod container_events;
 mod container_kill;
 mod container_pause;
+// sifrun patch 0100
+mod container_restore;
 mod container_resume;
 mod container_start;
 pub mod init_builder;
@@ -24,6 +26,8 @@ pub mod state;
 pub mod tenant_builder;
 pub use container::{CheckpointOptions, Container};
 pub use container_checkpoint::CheckpointError;
+// sifrun patch 0100
+pub use container_restore::RestoreOptions;
 #[allow(deprecated)]
 pub use state::ContainerProcessState;
 pub use state::{ContainerStatus, State, StateConversionError};
