@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn pids_limit_applies_when_given() {
-        let limit = |a: &Update| from_flags(a).unwrap().resources().unwrap().pids();
+        let limit = |a: &Update| *from_flags(a).unwrap().resources().unwrap().pids();
         let zero = Update {
             pids_limit: Some("0".into()),
             ..Default::default()
