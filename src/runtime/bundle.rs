@@ -55,6 +55,7 @@ pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
     let mut value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
         .with_context(|| format!("invalid {}", config_path.display()))?;
     drop_unknown_capabilities(&mut value);
+    drop_pids_without_limit(&mut value);
     if let Some(process) = value.get_mut("process") {
         libcontainer::utils::process_json_compat(process);
     }
@@ -116,6 +117,20 @@ fn drop_unknown_capabilities(config: &mut serde_json::Value) {
             }
             known
         });
+    }
+}
+
+/// Removes a `linux.resources.pids` that has no `limit`: runtime-spec 1.3 makes the
+/// limit optional (absent = not set), while oci-spec reads it as 0, which now means
+/// a limit of 1 task.
+fn drop_pids_without_limit(config: &mut serde_json::Value) {
+    if let Some(r) = config
+        .pointer_mut("/linux/resources")
+        .and_then(|r| r.as_object_mut())
+    {
+        if r.get("pids").is_some_and(|p| p.get("limit").is_none()) {
+            r.remove("pids");
+        }
     }
 }
 

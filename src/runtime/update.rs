@@ -4,7 +4,8 @@
 //! runc. A value of 0 (or an absent one) leaves the limit as it is; `-1` means
 //! unlimited (memory, memory-swap, memory-reservation, cpu-quota, pids-limit).
 //! runc 1.2's `--cpu-burst` and `--cpu-idle` (`cpu.burst`, `cpu.idle` in the JSON)
-//! are set whenever given, 0 included.
+//! are set whenever given, 0 included. So is the pids limit (runc 1.4): an explicit
+//! 0 sets `pids.max` to 1 (systemd cannot set TasksMax=0), `-1` means unlimited.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -17,6 +18,7 @@ use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
     LinuxResourcesBuilder,
 };
+use serde::Deserialize;
 
 use super::ctx::Ctx;
 use crate::state::container as state;
@@ -106,7 +108,8 @@ struct Request {
     cpus: String,
     mems: String,
     blkio_weight: u16,
-    pids_limit: i64,
+    // runc 1.4: set when given, 0 included (0 is written as 1 by libcgroups)
+    pids_limit: Option<i64>,
     unified: Option<HashMap<String, String>>,
 }
 
@@ -173,7 +176,8 @@ fn rdt_unsupported(what: &str, info: &str) -> Result<()> {
 
 /// `-r FILE`: the fields of a LinuxResources JSON that runc's update applies.
 fn from_json(text: &str) -> Result<Request> {
-    let r: LinuxResources = serde_json::from_str(text).context("invalid resources JSON")?;
+    let raw: serde_json::Value = serde_json::from_str(text).context("invalid resources JSON")?;
+    let r = LinuxResources::deserialize(&raw).context("invalid resources JSON")?;
     let mut q = Request::default();
     if let Some(m) = r.memory() {
         q.memory = m.limit().unwrap_or(0);
@@ -196,8 +200,10 @@ fn from_json(text: &str) -> Result<Request> {
     if let Some(b) = r.block_io() {
         q.blkio_weight = b.weight().unwrap_or(0);
     }
-    if let Some(p) = r.pids() {
-        q.pids_limit = p.limit();
+    // oci-spec reads an absent limit as 0; runtime-spec 1.3 makes it optional,
+    // and only a limit that is there is applied.
+    if let Some(p) = r.pids().filter(|_| raw.pointer("/pids/limit").is_some()) {
+        q.pids_limit = Some(p.limit());
     }
     q.unified = r.unified().clone();
     Ok(q)
@@ -248,7 +254,9 @@ fn from_flags(a: &Update) -> Result<Request> {
         mems: given(&a.cpuset_mems).unwrap_or_default().to_string(),
         // runc reads it as an int and keeps the low 16 bits.
         blkio_weight: int("blkio-weight", &a.blkio_weight)? as u16,
-        pids_limit: int("pids-limit", &a.pids_limit)?,
+        pids_limit: given(&a.pids_limit)
+            .map(|_| int("pids-limit", &a.pids_limit))
+            .transpose()?,
         unified: None,
     })
 }
@@ -352,8 +360,8 @@ impl Request {
                     .build()?,
             );
         }
-        if self.pids_limit != 0 {
-            r = r.pids(LinuxPidsBuilder::default().limit(self.pids_limit).build()?);
+        if let Some(v) = self.pids_limit {
+            r = r.pids(LinuxPidsBuilder::default().limit(v).build()?);
         }
         if let Some(u) = &self.unified {
             r = r.unified(u.clone());
@@ -396,7 +404,7 @@ mod tests {
         .unwrap();
         assert_eq!(q.memory, 1 << 20);
         assert_eq!((q.cpu_quota, q.cpu_period), (5000, 10000));
-        assert_eq!((q.pids_limit, q.blkio_weight), (-1, 300));
+        assert_eq!((q.pids_limit, q.blkio_weight), (Some(-1), 300));
         let r = q.resources().unwrap();
         assert!(r.devices().is_none());
         assert_eq!(r.memory().as_ref().unwrap().swap(), None);
@@ -405,12 +413,28 @@ mod tests {
     #[test]
     fn zero_flags_change_nothing() {
         let a = Update {
-            pids_limit: Some("0".into()),
+            memory: Some("0".into()),
             cpu_quota: Some("-1".into()),
             ..Default::default()
         };
         let r = from_flags(&a).unwrap().resources().unwrap();
         assert!(r.pids().is_none());
+        assert_eq!(r.memory().as_ref().unwrap().limit(), None);
         assert_eq!(r.cpu().as_ref().unwrap().quota(), Some(-1));
+    }
+
+    #[test]
+    fn pids_limit_applies_when_given() {
+        let limit = |a: &Update| *from_flags(a).unwrap().resources().unwrap().pids();
+        let zero = Update {
+            pids_limit: Some("0".into()),
+            ..Default::default()
+        };
+        assert_eq!(limit(&zero).map(|p| p.limit()), Some(0));
+        assert!(limit(&Update::default()).is_none());
+        let json = |t: &str| from_json(t).unwrap().pids_limit;
+        assert_eq!(json(r#"{"pids":{"limit":0}}"#), Some(0));
+        assert_eq!(json(r#"{"pids":{}}"#), None);
+        assert_eq!(json(r#"{}"#), None);
     }
 }

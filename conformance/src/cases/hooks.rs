@@ -437,18 +437,10 @@ fn create_hook_fail(ctx: &mut Ctx, kind: &str) -> Result<()> {
     b.add_hook(kind, json!({"path": b.applet("false"), "args": ["false"]}));
     let poststop = log_hook(&b, "/poststop", "post-stop called");
     b.add_hook("poststop", poststop);
-    b.write()?;
-    let id = ctx.id();
-    let c = ctx.rt.create(&id, &b.dir, &CreateOpts::default());
-    let mut failed = c.failed();
-    if !failed {
-        failed = ctx.rt.start(&id).failed();
-    }
-    ctx.rep.check(
+    let (id, _) = ctx.expect_create_or_start_fails(
+        &b,
         &format!("failing {kind} hook makes create/start fail"),
-        failed,
-        c.diag(),
-    );
+    )?;
     std::thread::sleep(Duration::from_millis(100));
     ctx.rep.check(
         "the process never ran",

@@ -11,6 +11,7 @@ pub mod mounts;
 pub mod mounts_parity;
 pub mod namespaces;
 pub mod parity;
+pub mod pids_zero;
 pub mod procattr;
 pub mod process;
 pub mod restore;
@@ -51,6 +52,7 @@ pub fn all() -> Vec<Case> {
     v.extend(procattr::cases());
     v.extend(parity::cases());
     v.extend(restore::cases());
+    v.extend(pids_zero::cases());
     v
 }
 
@@ -209,9 +211,13 @@ impl<'a> Ctx<'a> {
         Ok(Some((id, pid)))
     }
 
-    /// Assert that creating (and starting) `b` fails, then clean up. Returns what
-    /// `create` printed, for checks of its error.
-    pub fn expect_create_fails(&mut self, b: &Bundle, name: &str) -> Result<Out> {
+    /// Assert (as `name`) that creating `b`, or else starting it, fails. Returns the
+    /// ID and what `create` printed.
+    pub fn expect_create_or_start_fails(
+        &mut self,
+        b: &Bundle,
+        name: &str,
+    ) -> Result<(String, Out)> {
         b.write()?;
         let id = self.id();
         let c = self.rt.create(&id, &b.dir, &CreateOpts::default());
@@ -223,6 +229,13 @@ impl<'a> Ctx<'a> {
             diag = format!("create succeeded; {}", s.diag());
         }
         self.rep.check(name, failed, diag);
+        Ok((id, c))
+    }
+
+    /// Assert that creating (and starting) `b` fails, then clean up. Returns what
+    /// `create` printed, for checks of its error.
+    pub fn expect_create_fails(&mut self, b: &Bundle, name: &str) -> Result<Out> {
+        let (id, c) = self.expect_create_or_start_fails(b, name)?;
         if c.failed() {
             let st = self.rt.state(&id);
             self.rep.check(

@@ -231,9 +231,13 @@ fn update_pids(ctx: &mut Ctx) -> Result<()> {
     upd(ctx, &id, &cg, "--pids-limit 10", true, &[(p, "10")]);
     upd(ctx, &id, &cg, "--pids-limit -1", true, &[(p, "max")]);
     upd(ctx, &id, &cg, "--pids-limit 20", true, &[(p, "20")]);
-    // 0 is "not set": the limit stays.
-    upd(ctx, &id, &cg, "--pids-limit 0", true, &[(p, "20")]);
+    // runc 1.4 (runtime-spec 1.3): a given 0 is applied, as 1 (systemd cannot set
+    // TasksMax=0); runc 1.1 left the limit as it was.
+    upd(ctx, &id, &cg, "--pids-limit 0", true, &[(p, "1")]);
+    upd(ctx, &id, &cg, "--pids-limit 20", true, &[(p, "20")]);
     upd(ctx, &id, &cg, "--pids-limit x", false, &[(p, "20")]);
+    // no --pids-limit: the limit stays
+    upd(ctx, &id, &cg, "--memory 50M", true, &[(p, "20")]);
     Ok(())
 }
 

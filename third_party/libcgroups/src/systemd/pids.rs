@@ -30,10 +30,12 @@ impl Controller for Pids {
 
 impl Pids {
     fn apply(pids: &LinuxPids, properties: &mut HashMap<&str, Variant>) {
-        let limit = if pids.limit() > 0 {
-            pids.limit() as u64
-        } else {
-            u64::MAX
+        // sifrun patch 0010: systemd refuses TasksMax=0, so 0 means 1, as in the
+        // fs drivers and runc; below 0 is unlimited.
+        let limit = match pids.limit() {
+            0 => 1,
+            1.. => pids.limit() as u64,
+            _ => u64::MAX,
         };
 
         properties.insert(TASKS_MAX, Variant::U64(limit));
@@ -99,7 +101,8 @@ mod tests {
 
         let task_max = properties.get(TASKS_MAX).unwrap();
         let val = recast!(task_max, Variant)?;
-        assert_eq!(val, Variant::U64(u64::MAX));
+        // sifrun patch 0010
+        assert_eq!(val, Variant::U64(1));
 
         Ok(())
     }

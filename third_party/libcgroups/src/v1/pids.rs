@@ -41,10 +41,12 @@ impl StatsProvider for Pids {
 
 impl Pids {
     fn apply(root_path: &Path, pids: &LinuxPids) -> Result<(), WrappedIoError> {
-        let limit = if pids.limit() > 0 {
-            pids.limit().to_string()
-        } else {
-            "max".to_string()
+        // sifrun patch 0010: 0 means 1, as in v2 and runc (systemd cannot set
+        // TasksMax=0, and both drivers must agree); below 0 is unlimited.
+        let limit = match pids.limit() {
+            0 => "1".to_string(),
+            1.. => pids.limit().to_string(),
+            _ => "max".to_string(),
         };
 
         common::write_cgroup_file_str(root_path.join(CGROUP_PIDS_MAX), &limit)?;
@@ -80,13 +82,28 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         set_fixture(tmp.path(), CGROUP_PIDS_MAX, "0").expect("set fixture for 0 pids");
 
-        let pids = LinuxPidsBuilder::default().limit(0).build().unwrap();
+        let pids = LinuxPidsBuilder::default().limit(-1).build().unwrap();
 
         Pids::apply(tmp.path(), &pids).expect("apply pids");
 
         let content =
             std::fs::read_to_string(tmp.path().join(CGROUP_PIDS_MAX)).expect("Read pids contents");
         assert_eq!("max".to_string(), content);
+    }
+
+    // sifrun patch 0010
+    #[test]
+    fn test_set_pids_zero_is_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        set_fixture(tmp.path(), CGROUP_PIDS_MAX, "max").expect("set fixture for max pids");
+
+        let pids = LinuxPidsBuilder::default().limit(0).build().unwrap();
+
+        Pids::apply(tmp.path(), &pids).expect("apply pids");
+
+        let content =
+            std::fs::read_to_string(tmp.path().join(CGROUP_PIDS_MAX)).expect("Read pids contents");
+        assert_eq!("1".to_string(), content);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-// sifrun patch 0100: restore a container from a criu checkpoint (runc's `restore`).
+// sifrun patch 0050: restore a container from a criu checkpoint (runc's `restore`).
 use std::fs::{DirBuilder, File};
 use std::io::{ErrorKind, IoSlice};
 use std::os::unix::fs::DirBuilderExt;

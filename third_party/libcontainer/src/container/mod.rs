@@ -14,7 +14,7 @@ mod container_delete;
 mod container_events;
 mod container_kill;
 mod container_pause;
-// sifrun patch 0100
+// sifrun patch 0050
 mod container_restore;
 mod container_resume;
 mod container_start;
@@ -26,7 +26,7 @@ pub mod state;
 pub mod tenant_builder;
 pub use container::{CheckpointOptions, Container};
 pub use container_checkpoint::CheckpointError;
-// sifrun patch 0100
+// sifrun patch 0050
 pub use container_restore::RestoreOptions;
 #[allow(deprecated)]
 pub use state::ContainerProcessState;

@@ -389,6 +389,12 @@ fn apply_cgroups<
     }
 
     if init && let Some(resources) = resources {
+        // sifrun patch 0051: the pids limit is set by the main process once the init
+        // is forked (`apply_pids_limit`): a limit of 1 (or 0, which means 1) would
+        // make the clone of the init fail here.
+        let mut without_pids = resources.clone();
+        without_pids.set_pids(None);
+        let resources = &without_pids;
         let controller_opt = libcgroups::common::ControllerOpt {
             resources,
             freezer_state: None,

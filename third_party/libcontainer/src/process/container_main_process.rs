@@ -20,6 +20,9 @@ use crate::user_ns::UserNamespaceConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
+    // sifrun patch 0051
+    #[error("cannot set the pids limit: {0}")]
+    PidsLimit(String),
     #[error(transparent)]
     Channel(#[from] channel::ChannelError),
     #[error("failed to write deny to setgroups")]
@@ -49,6 +52,46 @@ pub enum ProcessError {
 }
 
 type Result<T> = std::result::Result<T, ProcessError>;
+
+// sifrun patch 0051
+/// Sets the container's pids limit, which the intermediate process leaves out of the
+/// limits it applies before it forks the init: with a limit of 1 that fork would
+/// fail. runc too sets the limits once its init processes exist.
+fn apply_pids_limit(container_args: &ContainerArgs) -> Result<()> {
+    use libcgroups::common::CgroupManager;
+
+    let Some(pids) = container_args
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| *r.pids())
+    else {
+        return Ok(());
+    };
+    let rootless = container_args.rootless_cgroups.unwrap_or_else(|| {
+        crate::utils::rootless_required(container_args.syscall.create_syscall().as_ref())
+            .unwrap_or(false)
+    });
+    let manager = libcgroups::common::create_cgroup_manager(container_args.cgroup_config.to_owned())
+        .map_err(|err| ProcessError::PidsLimit(err.to_string()))?
+        .with_rootless(rootless);
+    let resources = oci_spec::runtime::LinuxResourcesBuilder::default()
+        .pids(pids)
+        .build()
+        .map_err(|err| ProcessError::PidsLimit(err.to_string()))?;
+    manager
+        .apply(&libcgroups::common::ControllerOpt {
+            resources: &resources,
+            freezer_state: None,
+            oom_score_adj: None,
+            disable_oom_killer: false,
+        })
+        .map_err(|err| {
+            tracing::error!(?err, "failed to set the pids limit");
+            ProcessError::PidsLimit(err.to_string())
+        })
+}
 
 pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // We use a set of channels to communicate between parent and child process.
@@ -179,6 +222,11 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // The intermediate process will send the init pid once it forks the init
     // process.  The intermediate process should exit after this point.
     let init_pid = intermediate_main_receiver.wait_for_intermediate_ready()?;
+
+    // sifrun patch 0051
+    if matches!(container_args.container_type, ContainerType::InitContainer) {
+        apply_pids_limit(container_args)?;
+    }
 
     // sifrun patch 0039
     // The init asks for the bind sources it may not reach in its user namespace,

@@ -10,7 +10,8 @@ use oci_spec::runtime::{Linux, Spec};
 
 use super::device::Device;
 use super::mount::{Mount, MountOptions};
-use super::symlink::Symlink;
+// sifrun patch 0034
+use super::symlink::{Symlink, dev_dir};
 use super::utils::default_devices;
 use super::{Result, RootfsError};
 use crate::error::MissingSpecError;
@@ -136,8 +137,10 @@ impl RootFS {
         self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, source_of)?;
 
         let symlinker = Symlink::new();
-        symlinker.setup_kcore_symlink(rootfs)?;
-        symlinker.setup_default_symlinks(rootfs)?;
+        // sifrun patch 0034: /dev resolved inside the root once, for all its links
+        let dev = dev_dir(rootfs)?;
+        symlinker.setup_kcore_symlink(&dev)?;
+        symlinker.setup_default_symlinks(&dev)?;
 
         let devicer = Device::new();
         if let Some(added_devices) = linux.devices() {
@@ -152,7 +155,8 @@ impl RootFS {
             devicer.create_devices(rootfs, &default_devices(), bind_devices)
         }?;
 
-        symlinker.setup_ptmx(rootfs)?;
+        // sifrun patch 0034
+        symlinker.setup_ptmx(&dev)?;
 
         // sifrun patch 0011
         // runc creates a missing process.cwd (as root, 0755, before a read-only root is

@@ -61,9 +61,9 @@ impl Symlink {
     // removed) relative to the /dev directory resolved inside the root. Joining
     // "dev/..." onto the rootfs path followed an image's /dev symlink out of the
     // root, so a hostile image could have files named ptmx deleted, and the links
-    // below created, in any host directory (CVE-2026-41579 in runc).
-    pub fn setup_ptmx(&self, rootfs: &Path) -> Result<()> {
-        let dev = dev_dir(rootfs)?;
+    // below created, in any host directory (CVE-2026-41579 in runc). `dev` is
+    // that directory, from `dev_dir`, resolved once for all the links.
+    pub fn setup_ptmx(&self, dev: &pathrs::Handle) -> Result<()> {
         match unlinkat(Some(dev.as_fd().as_raw_fd()), "ptmx", UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(nix::Error::ENOENT) => {}
             Err(_) => {
@@ -72,35 +72,34 @@ impl Symlink {
                 });
             }
         }
-        dev_symlink(&dev, "pts/ptmx", "ptmx")
+        dev_symlink(dev, "pts/ptmx", "ptmx")
     }
 
     // separating kcore symlink out from setup_default_symlinks for a better way to do the unit test,
     // since not every architecture has /proc/kcore file.
-    pub fn setup_kcore_symlink(&self, rootfs: &Path) -> Result<()> {
+    pub fn setup_kcore_symlink(&self, dev: &pathrs::Handle) -> Result<()> {
         if Path::new("/proc/kcore").exists() {
-            dev_symlink(&dev_dir(rootfs)?, "/proc/kcore", "kcore")?;
+            dev_symlink(dev, "/proc/kcore", "kcore")?;
         }
         Ok(())
     }
 
-    pub fn setup_default_symlinks(&self, rootfs: &Path) -> Result<()> {
+    pub fn setup_default_symlinks(&self, dev: &pathrs::Handle) -> Result<()> {
         let defaults = [
             ("/proc/self/fd", "fd"),
             ("/proc/self/fd/0", "stdin"),
             ("/proc/self/fd/1", "stdout"),
             ("/proc/self/fd/2", "stderr"),
         ];
-        let dev = dev_dir(rootfs)?;
         for (src, name) in defaults {
-            dev_symlink(&dev, src, name)?;
+            dev_symlink(dev, src, name)?;
         }
         Ok(())
     }
 }
 
 /// The container's /dev, resolved inside `rootfs` (symlinks included) as it is now.
-fn dev_dir(rootfs: &Path) -> Result<pathrs::Handle> {
+pub fn dev_dir(rootfs: &Path) -> Result<pathrs::Handle> {
     pathrs::Root::open(rootfs)
         .and_then(|root| root.resolve("/dev"))
         .map_err(|err| {
@@ -141,7 +140,8 @@ mod tests {
             fs::create_dir(tmp_dir.path().join("dev")).unwrap();
             fs::write(tmp_dir.path().join("dev/ptmx"), "old").unwrap();
             let symlink = Symlink::new();
-            assert!(symlink.setup_ptmx(tmp_dir.path()).is_ok());
+            let dev = dev_dir(tmp_dir.path()).unwrap();
+            assert!(symlink.setup_ptmx(&dev).is_ok());
             assert_eq!(
                 fs::read_link(tmp_dir.path().join("dev/ptmx")).unwrap(),
                 PathBuf::from("pts/ptmx")
@@ -158,7 +158,8 @@ mod tests {
             .unwrap();
 
             let symlink = Symlink::new();
-            assert!(symlink.setup_ptmx(tmp_dir.path()).is_err());
+            let dev = dev_dir(tmp_dir.path()).unwrap();
+            assert!(symlink.setup_ptmx(&dev).is_err());
         }
     }
 
@@ -167,7 +168,8 @@ mod tests {
         let tmp_dir = tempfile::tempdir().unwrap();
         fs::create_dir(tmp_dir.path().join("dev")).unwrap();
         let symlink = Symlink::new();
-        assert!(symlink.setup_default_symlinks(tmp_dir.path()).is_ok());
+        let dev = dev_dir(tmp_dir.path()).unwrap();
+        assert!(symlink.setup_default_symlinks(&dev).is_ok());
         for (target, name) in [
             ("/proc/self/fd", "fd"),
             ("/proc/self/fd/0", "stdin"),
@@ -187,10 +189,8 @@ mod tests {
         let tmp_dir = tempfile::tempdir().unwrap();
         fs::write(host.path().join("ptmx"), "host").unwrap();
         std::os::unix::fs::symlink(host.path(), tmp_dir.path().join("dev")).unwrap();
-        let symlink = Symlink::new();
         // /dev resolves to a path inside the root that does not exist: refused
-        assert!(symlink.setup_default_symlinks(tmp_dir.path()).is_err());
-        assert!(symlink.setup_ptmx(tmp_dir.path()).is_err());
+        assert!(dev_dir(tmp_dir.path()).is_err());
         assert_eq!(fs::read_to_string(host.path().join("ptmx")).unwrap(), "host");
         assert_eq!(fs::read_dir(host.path()).unwrap().count(), 1);
     }
