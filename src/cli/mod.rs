@@ -187,12 +187,15 @@ mod tests {
 
     use super::*;
 
-    /// path -> the command's arguments (id, long, short), recursively.
+    /// path -> the command's arguments (id, long, short), recursively. Sorted: the
+    /// texts' `mut_arg` moves an argument to the end (the help output's order is
+    /// checked by the help tests).
     fn args(cmd: &clap::Command, path: String, out: &mut BTreeMap<String, Vec<String>>) {
-        let list = cmd
+        let mut list: Vec<_> = cmd
             .get_arguments()
             .map(|a| format!("{} {:?} {:?}", a.get_id(), a.get_long(), a.get_short()))
             .collect();
+        list.sort();
         out.insert(path.clone(), list);
         for sub in cmd.get_subcommands() {
             args(sub, format!("{path} {}", sub.get_name()), out);
