@@ -3,17 +3,22 @@
 //! `--detach=true` / `-d=false` for boolean flags. Engines and scripts written for
 //! runc may use either. Only flags before a command's first positional argument are
 //! rewritten (Go's `flag` stops there too), so `exec ID sh -c ...` is left alone.
+//!
+//! The flags are looked up in the commands argv names, which are built here one by one
+//! (clap adds a deferred command's arguments when it builds it; the parse that follows
+//! builds nothing more), so the rest of the tree stays unbuilt.
 
 use std::ffi::OsString;
 
 use clap::{Arg, ArgAction, Command};
 
 /// `args` (argv with the program name first) in clap's spelling.
-pub fn normalize(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> {
+pub fn normalize(cmd: &mut Command, args: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
     let mut it = args.into_iter();
     out.extend(it.next());
     let mut cmd = cmd;
+    build_self(cmd);
     while let Some(arg) = it.next() {
         let Some(s) = arg.to_str() else {
             out.push(arg);
@@ -25,15 +30,14 @@ pub fn normalize(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> {
         }
         if !s.starts_with('-') {
             // a positional: a subcommand's name descends, anything else ends the flags
-            let sub = cmd.find_subcommand(s);
+            let Some(sub) = cmd.find_subcommand_mut(s) else {
+                out.push(arg);
+                break;
+            };
+            build_self(sub);
+            cmd = sub;
             out.push(arg);
-            match sub {
-                Some(sub) => {
-                    cmd = sub;
-                    continue;
-                }
-                None => break,
-            }
+            continue;
         }
         let body = s.trim_start_matches('-');
         let dashes = s.len() - body.len();
@@ -41,7 +45,10 @@ pub fn normalize(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> {
             Some((n, v)) => (n, Some(v)),
             None => (body, None),
         };
-        let found = if dashes == 2 || name.chars().count() > 1 {
+        // every spelling of help is clap's `--help` (a value is dropped)
+        let found = if name == "help" {
+            None
+        } else if dashes == 2 || name.chars().count() > 1 {
             find_long(cmd, name).map(|a| (a, format!("--{name}")))
         } else {
             let c = name.chars().next().unwrap_or('-');
@@ -77,6 +84,13 @@ pub fn normalize(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> {
     }
     out.extend(it);
     out
+}
+
+/// Builds `cmd` itself, not its subcommands (clap has no call for just that; rendering
+/// the usage line does it). Its parent must be built already, as clap's parser does it:
+/// building passes the parent's global settings down.
+fn build_self(cmd: &mut Command) {
+    let _ = cmd.render_usage();
 }
 
 fn find_long<'a>(cmd: &'a Command, name: &str) -> Option<&'a Arg> {
@@ -115,7 +129,7 @@ mod tests {
             .chain(args.split_whitespace())
             .map(OsString::from)
             .collect();
-        let out = normalize(&crate::cli::command(), argv);
+        let out = normalize(&mut crate::cli::command(), argv);
         let out: Vec<_> = out[1..].iter().map(|a| a.to_str().unwrap()).collect();
         out.join(" ")
     }

@@ -4,7 +4,7 @@
 
 use clap::Command;
 
-/// (command path, argument id, help). The path is "" for the global flags.
+/// (command, argument id, help). The command is "" for the global flags.
 const TEXTS: &[(&str, &str, &str)] = &[
     (
         "",
@@ -170,24 +170,99 @@ const PRESERVE_FDS: &str =
 /// Short flags runc has and liboci-cli's definitions lack.
 const SHORTS: &[(&str, &str, char)] = &[("exec", "cap", 'c'), ("list", "format", 'f')];
 
-/// The derived command line with sifrun's texts.
-pub fn apply(mut cmd: Command) -> Command {
-    for (path, id, text) in texts() {
-        cmd = at(cmd, path, &|c| c.mut_arg(id, |a| a.help(text)));
+/// A subcommand's deferred part: clap runs it when it builds that subcommand.
+pub type Deferred = fn(Command) -> Command;
+
+/// The derived command line with sifrun's texts: the global flags' now, each command's in
+/// the deferred part `table` gives it (`defer`: a command's arguments exist only once clap
+/// builds it, and a built command's arguments cannot be changed, as clap's index of them
+/// would go stale).
+pub fn apply(mut cmd: Command, table: &[(&str, Deferred)]) -> Command {
+    for (_, id, text) in texts().filter(|t| t.0.is_empty()) {
+        cmd = cmd.mut_arg(id, |a| a.help(text));
     }
-    for &(path, id, short) in SHORTS {
-        cmd = at(cmd, path, &|c| c.mut_arg(id, |a| a.short(short)));
+    cmd = install(cmd, table);
+    // The generated docs (sifrun.8's COMMANDS, the completion scripts) list the commands
+    // in clap's vector order. Keep the order they have had since the texts were applied
+    // with `mut_subcommand`, which moved each command it changed to the end.
+    for name in MOVED_LAST {
+        cmd = cmd.mut_subcommand(name, |c| c);
     }
     cmd
 }
 
-/// Applies `f` to the subcommand at `path` (names separated by spaces).
-fn at(cmd: Command, path: &str, f: &dyn Fn(Command) -> Command) -> Command {
-    match path.split_once(' ') {
-        _ if path.is_empty() => f(cmd),
-        Some((first, rest)) => cmd.mut_subcommand(first, |c| at(c, rest, f)),
-        None => cmd.mut_subcommand(path, f),
+const MOVED_LAST: [&str; 12] = [
+    "start",
+    "state",
+    "pause",
+    "resume",
+    "delete",
+    "ps",
+    "spec",
+    "checkpoint",
+    "create",
+    "run",
+    "exec",
+    "list",
+];
+
+/// Gives each subcommand named in `table` its deferred part (in place: the order stays).
+pub fn install(mut cmd: Command, table: &[(&str, Deferred)]) -> Command {
+    for &(name, deferred) in table {
+        let sub = cmd
+            .find_subcommand_mut(name)
+            .unwrap_or_else(|| panic!("no subcommand {name}"));
+        *sub = std::mem::take(sub).defer(deferred);
     }
+    cmd
+}
+
+/// The deferred part of a top-level command whose arguments are `T`'s (the type comes
+/// from the enum variant, `texted(Command::Exec)`): `T`'s arguments with sifrun's texts.
+pub const fn texted<T: clap::Args, V>(_variant: fn(T) -> V) -> Deferred {
+    texted_part::<T>
+}
+
+fn texted_part<T: clap::Args>(cmd: Command) -> Command {
+    keep_about(cmd, |c| texts_of(T::augment_args(c)))
+}
+
+/// The same without texts (`oci` commands).
+pub const fn plain<T: clap::Args, V>(_variant: fn(T) -> V) -> Deferred {
+    plain_part::<T>
+}
+
+fn plain_part<T: clap::Args>(cmd: Command) -> Command {
+    keep_about(cmd, T::augment_args)
+}
+
+/// Runs `augment` keeping the about texts from the variant's doc comment: the derive
+/// applies them before a deferred part runs, so the arguments struct's own doc comment
+/// (liboci-cli's `Start`: "Start a previously created container") would replace them;
+/// built whole, clap applies the variant's last.
+pub fn keep_about(cmd: Command, augment: impl FnOnce(Command) -> Command) -> Command {
+    let (about, long) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    let cmd = augment(cmd);
+    let Some(about) = about else {
+        return cmd;
+    };
+    let cmd = cmd.about(about);
+    match long {
+        Some(l) => cmd.long_about(l),
+        None => cmd.long_about(None::<&str>),
+    }
+}
+
+/// The texts and short flags of the top-level command `cmd`.
+fn texts_of(mut cmd: Command) -> Command {
+    let name = cmd.get_name().to_string();
+    for (_, id, text) in texts().filter(|t| t.0 == name) {
+        cmd = cmd.mut_arg(id, |a| a.help(text));
+    }
+    for &(_, id, short) in SHORTS.iter().filter(|t| t.0 == name) {
+        cmd = cmd.mut_arg(id, |a| a.short(short));
+    }
+    cmd
 }
 
 #[cfg(test)]
@@ -205,7 +280,7 @@ mod tests {
     #[test]
     fn texts_name_sifrun() {
         let mut text = String::new();
-        all_help(crate::cli::command(), &mut text);
+        all_help(crate::cli::full_command(), &mut text);
         for bad in ["youki", "rather then", "rool", "path ,"] {
             assert!(!text.contains(bad), "help text contains {bad:?}");
         }
@@ -214,7 +289,7 @@ mod tests {
 
     #[test]
     fn every_override_names_an_argument() {
-        let cmd = crate::cli::command();
+        let cmd = crate::cli::full_command();
         for (path, id, _) in texts() {
             let mut c = &cmd;
             for name in path.split_whitespace() {

@@ -13,15 +13,24 @@ pub mod docs;
 pub mod help;
 pub mod oci;
 
-/// sifrun's command line: the derived one with sifrun's help texts.
+/// sifrun's command line, not built: clap adds a command's arguments, with sifrun's help
+/// texts ([`help`]), when it builds that command, which a parse does only for the
+/// commands argv names.
 pub fn command() -> clap::Command {
-    help::apply(Cli::command())
+    help::apply(Cli::command(), DEFERRED)
+}
+
+/// The whole command tree, built (completions, tests).
+pub fn full_command() -> clap::Command {
+    let mut cmd = command();
+    cmd.build();
+    cmd
 }
 
 /// Parses argv: runc's spellings rewritten ([`argv`]), sifrun's help texts ([`help`]).
 pub fn parse() -> Result<Cli, clap::Error> {
     let mut cmd = command();
-    let args = argv::normalize(&cmd, std::env::args_os().collect());
+    let args = argv::normalize(&mut cmd, std::env::args_os().collect());
     let matches = cmd.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
@@ -57,10 +66,11 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-// Not `defer`red: sifrun's help texts and runc's flag spellings ([`help`], [`argv`])
-// need every subcommand's arguments before clap builds them (a built command's
-// arguments cannot be changed: clap's index of them goes stale).
+// `defer`: only the commands argv names get their arguments built. Building all of them
+// (clap's default) ran ~400 KB of clap code and filled ~300 KB of heap on every call,
+// `state` included. [`DEFERRED`] replaces the derive's deferred parts.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container (the process waits for `start`)
     Create(create::Create),
@@ -111,6 +121,34 @@ pub enum Command {
     Man(docs::Man),
 }
 
+/// Each command's deferred part ([`help::texted`]: its arguments and sifrun's texts,
+/// the about texts of the variant's doc comment kept).
+const DEFERRED: &[(&str, help::Deferred)] = &[
+    ("create", help::texted(Command::Create)),
+    ("start", help::texted(Command::Start)),
+    ("state", help::texted(Command::State)),
+    ("kill", help::texted(Command::Kill)),
+    ("delete", help::texted(Command::Delete)),
+    ("run", help::texted(Command::Run)),
+    ("exec", help::texted(Command::Exec)),
+    ("list", help::texted(Command::List)),
+    ("ps", help::texted(Command::Ps)),
+    ("pause", help::texted(Command::Pause)),
+    ("resume", help::texted(Command::Resume)),
+    ("events", help::texted(Command::Events)),
+    ("update", help::texted(Command::Update)),
+    ("spec", help::texted(Command::Spec)),
+    ("features", help::texted(Command::Features)),
+    ("checkpoint", help::texted(Command::Checkpoint)),
+    ("restore", help::texted(Command::Restore)),
+    ("mount", help::texted(Command::Mount)),
+    ("umount", help::texted(Command::Umount)),
+    ("sif", help::texted(Command::Sif)),
+    ("oci", oci::deferred),
+    ("completion", help::texted(Command::Completion)),
+    ("__man", help::texted(Command::Man)),
+];
+
 impl Command {
     /// Commands whose processes enter a container; only they need the sealed binary.
     pub fn enters_container(&self) -> bool {
@@ -141,4 +179,70 @@ pub fn version_text() -> String {
         env!("SIFRUN_COMMIT"),
         sifrun::state::container::OCI_VERSION,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// path -> the command's arguments (id, long, short), recursively. Sorted: the
+    /// texts' `mut_arg` moves an argument to the end (the help output's order is
+    /// checked by the help tests).
+    fn args(cmd: &clap::Command, path: String, out: &mut BTreeMap<String, Vec<String>>) {
+        let mut list: Vec<_> = cmd
+            .get_arguments()
+            .map(|a| format!("{} {:?} {:?}", a.get_id(), a.get_long(), a.get_short()))
+            .collect();
+        list.sort();
+        out.insert(path.clone(), list);
+        for sub in cmd.get_subcommands() {
+            args(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// sifrun's deferred parts ([`DEFERRED`], oci's) add the arguments of the variant's
+    /// own type: the built tree is the derive's, but for runc's two short flags.
+    #[test]
+    fn deferred_parts_add_the_variants_arguments() {
+        let mut derived = Cli::command();
+        derived.build(); // with the derive's deferred parts
+        let mut want = BTreeMap::new();
+        args(&derived, String::new(), &mut want);
+        for (path, id, short) in [(" exec", "cap", 'c'), (" list", "format", 'f')] {
+            for a in want.get_mut(path).unwrap() {
+                if a.starts_with(&format!("{id} ")) {
+                    *a = a.replace(" None", &format!(" Some({short:?})"));
+                }
+            }
+        }
+        let mut got = BTreeMap::new();
+        args(&full_command(), String::new(), &mut got);
+        assert_eq!(got, want);
+    }
+
+    /// Built, every command keeps the about texts of its variant's doc comment (as the
+    /// unbuilt tree lists them), not those of its arguments struct.
+    #[test]
+    fn deferred_parts_keep_the_variants_about() {
+        let built = full_command();
+        let mut oci = command().find_subcommand("oci").unwrap().clone();
+        let _ = oci.render_usage(); // oci's commands, not built
+        for (parent, unbuilt) in [
+            (&built, &command()),
+            (built.find_subcommand("oci").unwrap(), &oci),
+        ] {
+            for sub in unbuilt.get_subcommands() {
+                let b = parent.find_subcommand(sub.get_name()).unwrap();
+                assert_eq!(b.get_about(), sub.get_about(), "{}", sub.get_name());
+                assert_eq!(
+                    b.get_long_about(),
+                    sub.get_long_about(),
+                    "{}",
+                    sub.get_name()
+                );
+            }
+        }
+    }
 }

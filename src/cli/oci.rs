@@ -1,6 +1,8 @@
 //! `sifrun oci ...` arguments: the lifecycle of `singularity oci`.
 
 use clap::{Args, Subcommand};
+
+use super::help;
 use sifrun::image;
 use sifrun::oci::{attach, create, delete, exec, kill, logs, monitor, run, update};
 
@@ -18,7 +20,32 @@ pub struct Oci {
     pub command: OciCommand,
 }
 
+/// `oci`'s deferred part: its commands, each deferred in turn (as the top-level ones, see
+/// cli/mod.rs), the about texts of the variants' doc comments kept.
+pub fn deferred(cmd: clap::Command) -> clap::Command {
+    help::keep_about(cmd, |c| help::install(Oci::augment_args(c), DEFERRED))
+}
+
+const DEFERRED: &[(&str, help::Deferred)] = &[
+    ("mount", help::plain(OciCommand::Mount)),
+    ("umount", help::plain(OciCommand::Umount)),
+    ("create", help::plain(OciCommand::Create)),
+    ("start", help::plain(OciCommand::Start)),
+    ("state", help::plain(OciCommand::State)),
+    ("attach", help::plain(OciCommand::Attach)),
+    ("logs", help::plain(OciCommand::Logs)),
+    ("kill", help::plain(OciCommand::Kill)),
+    ("delete", help::plain(OciCommand::Delete)),
+    ("exec", help::plain(OciCommand::Exec)),
+    ("run", help::plain(OciCommand::Run)),
+    ("pause", help::plain(OciCommand::Pause)),
+    ("resume", help::plain(OciCommand::Resume)),
+    ("update", help::plain(OciCommand::Update)),
+    ("monitor", help::plain(OciCommand::Monitor)),
+];
+
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum OciCommand {
     /// Turn a SIF or OCI-SIF image into a bundle (same as `sifrun mount`)
     Mount(image::Mount),

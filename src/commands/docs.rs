@@ -14,7 +14,7 @@ use crate::cli::docs::{Completion, Man};
 const SECTION: &str = "8";
 
 pub fn completion(a: Completion) -> Result<u8> {
-    let mut cmd = visible(&crate::cli::command());
+    let mut cmd = visible(&crate::cli::full_command());
     let mut script = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "sifrun", &mut script);
     let mut out = std::io::stdout().lock();
@@ -26,13 +26,19 @@ pub fn completion(a: Completion) -> Result<u8> {
 }
 
 /// The tree without hidden subcommands (`__man`, `oci monitor`): clap_complete would
-/// offer them, and clap has no way to drop a subcommand, so the tree is rebuilt.
+/// offer them, and clap has no way to drop a subcommand, so the tree is rebuilt. From the
+/// built tree (a deferred command has its arguments only once built) without what
+/// building added: `--help` and the `help` command, which the new tree gets again.
 fn visible(cmd: &clap::Command) -> clap::Command {
     let mut out = clap::Command::new(cmd.get_name().to_string())
-        .args(cmd.get_arguments().cloned())
+        .args(
+            cmd.get_arguments()
+                .filter(|a| a.get_id() != "help")
+                .cloned(),
+        )
         .subcommands(
             cmd.get_subcommands()
-                .filter(|s| !s.is_hide_set())
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
                 .map(visible),
         );
     if let Some(about) = cmd.get_about() {
