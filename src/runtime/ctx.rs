@@ -58,21 +58,6 @@ impl std::error::Error for ExitWith {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rootless_values_are_runcs() {
-        assert_eq!(parse_rootless(None).unwrap(), None);
-        assert_eq!(parse_rootless(Some("auto")).unwrap(), None);
-        assert_eq!(parse_rootless(Some("true")).unwrap(), Some(true));
-        assert_eq!(parse_rootless(Some("1")).unwrap(), Some(true));
-        assert_eq!(parse_rootless(Some("false")).unwrap(), Some(false));
-        assert!(parse_rootless(Some("yes")).is_err());
-    }
-}
-
 /// An error and its causes on one line, without repeating a cause that the outer
 /// message already quotes.
 pub fn one_line(err: &anyhow::Error) -> String {
@@ -93,4 +78,19 @@ pub fn one_line(err: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rootless_values_are_runcs() {
+        assert_eq!(parse_rootless(None).unwrap(), None);
+        assert_eq!(parse_rootless(Some("auto")).unwrap(), None);
+        assert_eq!(parse_rootless(Some("true")).unwrap(), Some(true));
+        assert_eq!(parse_rootless(Some("1")).unwrap(), Some(true));
+        assert_eq!(parse_rootless(Some("false")).unwrap(), Some(false));
+        assert!(parse_rootless(Some("yes")).is_err());
+    }
 }
