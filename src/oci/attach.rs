@@ -103,6 +103,11 @@ fn connect(dir: &OciDir, id: &str, ctx: &Ctx) -> Result<OwnedFd> {
         }
         None => crate::state::container::not_found(id),
     };
+    // A container whose exit is recorded has nothing to attach to, even while its
+    // monitor is still on its way out (and still accepting).
+    if dir.exit_code().is_some() {
+        return Err(gone());
+    }
     // Connected through /proc/self/fd/N of an O_PATH fd, as singularity does: sun_path
     // holds only 108 bytes.
     let Ok(target) = std::fs::File::options()

@@ -92,24 +92,29 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
                 bail!("oci run -b BUNDLE needs a container id");
             };
             crate::runtime::run::run(
-                liboci_cli::Run {
-                    bundle: bundle.clone(),
-                    console_socket: None,
-                    pid_file: args.common.pid_file.clone(),
-                    no_subreaper: false,
-                    no_pivot: false,
-                    no_new_keyring: false,
-                    preserve_fds: 0,
-                    keep: false,
-                    container_id: id,
-                    detach: false,
-                },
+                foreground(bundle, id, args.common.pid_file.clone()),
                 None,
                 ctx,
             )
         }
         (None, Some(image)) => run_image(image, &args, ctx),
         (None, None) => unreachable!("clap requires --bundle or --image"),
+    }
+}
+
+/// runc's `run` of `bundle` as `id` in the foreground, deleted when it exits.
+fn foreground(bundle: &Path, id: String, pid_file: Option<PathBuf>) -> liboci_cli::Run {
+    liboci_cli::Run {
+        bundle: bundle.to_path_buf(),
+        console_socket: None,
+        pid_file,
+        no_subreaper: false,
+        no_pivot: false,
+        no_new_keyring: false,
+        preserve_fds: 0,
+        keep: false,
+        container_id: id,
+        detach: false,
     }
 }
 
@@ -183,18 +188,7 @@ fn run_child(bundle: &Path, id: &str, args: &Run, ctx: &Ctx, signals: &SigSet) -
             drop(rd);
             // The container's processes inherit this mask: they start unblocked.
             let _ = signals.thread_unblock();
-            let run = liboci_cli::Run {
-                bundle: bundle.to_path_buf(),
-                console_socket: None,
-                pid_file: args.common.pid_file.clone(),
-                no_subreaper: false,
-                no_pivot: false,
-                no_new_keyring: false,
-                preserve_fds: 0,
-                keep: false,
-                container_id: id.to_string(),
-                detach: false,
-            };
+            let run = foreground(bundle, id.to_string(), args.common.pid_file.clone());
             let code = match crate::runtime::run::run(run, None, ctx) {
                 Ok(code) => code,
                 Err(e) => {

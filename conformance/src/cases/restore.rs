@@ -74,23 +74,34 @@ fn checkpoint_then_restore(ctx: &mut Ctx) -> Result<()> {
     let new = ctx.id();
     let pid_file = b.dir.join("restored.pid");
     let dir_s = b.dir.to_string_lossy().into_owned();
-    let r = ctx.rt.run(&[
-        "--criu",
-        &fake_s,
-        "restore",
-        "-d",
-        "--bundle",
-        &dir_s,
-        "--image-path",
-        &images_s,
-        "--pid-file",
-        &pid_file.to_string_lossy(),
-        "--tcp-established",
-        "--file-locks",
-        "--shell-job",
-        "--ext-unix-sk",
-        &new,
-    ]);
+    // `--criu FAKE restore -d --bundle B --image-path I EXTRA... ID`
+    let restore = |rt: &crate::runtime::Runtime, extra: &[&str]| {
+        let mut args = vec![
+            "--criu",
+            fake_s.as_str(),
+            "restore",
+            "-d",
+            "--bundle",
+            dir_s.as_str(),
+            "--image-path",
+            images_s.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(new.as_str());
+        rt.run(&args)
+    };
+    let pid_s = pid_file.to_string_lossy().into_owned();
+    let r = restore(
+        ctx.rt,
+        &[
+            "--pid-file",
+            &pid_s,
+            "--tcp-established",
+            "--file-locks",
+            "--shell-job",
+            "--ext-unix-sk",
+        ],
+    );
     if !ctx.rep.check("restore -d succeeds", r.success(), r.diag()) {
         return Ok(());
     }
@@ -144,17 +155,7 @@ fn checkpoint_then_restore(ctx: &mut Ctx) -> Result<()> {
         req.to_string(),
     );
 
-    let again = ctx.rt.run(&[
-        "--criu",
-        &fake_s,
-        "restore",
-        "-d",
-        "--bundle",
-        &dir_s,
-        "--image-path",
-        &images_s,
-        &new,
-    ]);
+    let again = restore(ctx.rt, &[]);
     ctx.rep.check(
         "restore onto an existing ID fails",
         again.failed(),
