@@ -121,7 +121,6 @@ fn foreground(bundle: &Path, id: String, pid_file: Option<PathBuf>) -> liboci_cl
 /// A container id no other run uses: `sifrun-` and 16 random hex digits.
 fn unique_id() -> Result<String> {
     let mut b = [0u8; 8];
-    use std::io::Read;
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
         .context("cannot read /dev/urandom")?;

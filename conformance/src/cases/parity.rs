@@ -47,6 +47,24 @@ fn sleeper(ctx: &mut Ctx) -> Result<Option<String>> {
     Ok(ctx.started(&b)?.map(|(id, _)| id))
 }
 
+/// `<runtime> --root ROOT ARGS...`, stdin /dev/null, stdout and stderr as given.
+fn spawn_rt(
+    ctx: &Ctx,
+    args: &[&str],
+    stdout: impl Into<Stdio>,
+    stderr: impl Into<Stdio>,
+) -> Result<std::process::Child> {
+    Command::new(&ctx.rt.bin)
+        .arg("--root")
+        .arg(&ctx.rt.root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .with_context(|| format!("spawn {}", args.first().unwrap_or(&"")))
+}
+
 /// Kills `child` if it outlives `timeout`; its exit status otherwise.
 fn wait_child(
     child: &mut std::process::Child,
@@ -78,17 +96,13 @@ fn run_delete_races_kill_all(ctx: &mut Ctx) -> Result<()> {
     for round in 0..30 {
         let id = ctx.id();
         let err = ctx.tmp.join(format!("run-race-{round}.err"));
-        let mut child = Command::new(&ctx.rt.bin)
-            .arg("--root")
-            .arg(&ctx.rt.root)
-            .args(["run", "--bundle"])
-            .arg(&b.dir)
-            .arg(&id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err)?)
-            .spawn()
-            .context("spawn run")?;
+        let dir = b.dir.to_string_lossy().into_owned();
+        let mut child = spawn_rt(
+            ctx,
+            &["run", "--bundle", &dir, &id],
+            Stdio::null(),
+            std::fs::File::create(&err)?,
+        )?;
         let (running, seen) = ctx.rt.wait_status(&id, "running", WAIT);
         if !running {
             let _ = child.kill();
@@ -137,15 +151,12 @@ fn closed_stdout(ctx: &mut Ctx) -> Result<()> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         drop(ours);
         let err = ctx.tmp.join("closed-stdout.err");
-        let mut child = Command::new(&ctx.rt.bin)
-            .arg("--root")
-            .arg(&ctx.rt.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::os::fd::OwnedFd::from(theirs))
-            .stderr(std::fs::File::create(&err)?)
-            .spawn()
-            .context("spawn")?;
+        let mut child = spawn_rt(
+            ctx,
+            args,
+            std::os::fd::OwnedFd::from(theirs),
+            std::fs::File::create(&err)?,
+        )?;
         let st = wait_child(&mut child, Duration::from_secs(20));
         let text = std::fs::read_to_string(&err).unwrap_or_default();
         let what = args.join(" ");
@@ -392,15 +403,7 @@ fn criu_path_is_used(ctx: &mut Ctx) -> Result<()> {
 fn stdio_dev_null(ctx: &mut Ctx) -> Result<()> {
     let script = "echo out && echo err >&2";
     let spawn = |ctx: &Ctx, args: &[&str]| -> Result<Option<std::process::ExitStatus>> {
-        let mut child = Command::new(&ctx.rt.bin)
-            .arg("--root")
-            .arg(&ctx.rt.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("spawn")?;
+        let mut child = spawn_rt(ctx, args, Stdio::null(), Stdio::null())?;
         Ok(wait_child(&mut child, WAIT))
     };
     let mut b = ctx.bundle()?;
