@@ -66,7 +66,18 @@ pub fn mount(args: Mount) -> anyhow::Result<()> {
 /// Whether to share image mounts: asked for (no `--no-share`) and not turned off
 /// by `SIFRUN_NO_SHARE` (anything but empty or 0).
 fn sharing(asked: bool) -> bool {
-    asked && std::env::var("SIFRUN_NO_SHARE").map_or(true, |v| v.is_empty() || v == "0")
+    asked && !env_set("SIFRUN_NO_SHARE")
+}
+
+/// An environment switch: set to anything but empty or 0.
+fn env_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether a bundle sifrun alone runs gets its overlay mounted by the container's
+/// init: yes unless `SIFRUN_OVERLAY_ON_HOST` is set (anything but empty or 0).
+pub fn overlay_in_container() -> bool {
+    !env_set("SIFRUN_OVERLAY_ON_HOST")
 }
 
 /// Mount with `opts` under `policy`, telling the user what the options could not do.

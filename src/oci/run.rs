@@ -145,6 +145,8 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
     // A bad site file or key option fails before anything is made.
     let policy = args.trust.policy()?;
     opts.terminal = Some(isatty(0).unwrap_or(false) && isatty(1).unwrap_or(false));
+    // The bundle is this run's alone.
+    opts.overlay_in_container = image::overlay_in_container();
     let image = super::image_cache::resolve(image)?;
     let id = match &args.container_id {
         Some(id) => id.clone(),

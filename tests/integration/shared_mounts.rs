@@ -439,3 +439,51 @@ fn own_upper_is_volatile_a_kept_overlay_is_not() {
     s.umount(&b1);
     s.umount(&b2);
 }
+
+/// Issue 18: a root `oci run --image` in kernel mode mounts its rootfs overlay in the
+/// container (nothing on the host under the state root while it runs, nothing to
+/// undo), on a tmpfs upper of the session size (64 MiB, as SingularityCE's OCI
+/// mode): writes beyond it fail with ENOSPC.
+#[test]
+fn root_oci_run_overlay_is_mounted_inside_the_container() {
+    if !crate::common::oci::can_run("oci run --image") {
+        return;
+    }
+    let s = Bundles::new("incont");
+    let img = busybox_sif_copy(&s.dir().path);
+    let state = s.0.state();
+    let data = s.dir().path.join("data");
+    std::fs::create_dir(&data).unwrap();
+    let script = r#"awk '$5=="/" {for(i=7;i<=NF;i++) if($i=="-") print $(i+1)}' /proc/self/mountinfo
+        dd if=/dev/zero of=/big bs=1M count=80 2>&1 | grep -c 'No space left'
+        rm -f /big; echo small > /small && cat /small
+        touch /data/up; i=0
+        while [ ! -e /data/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done"#;
+    let mut c = Command::new(SIFRUN);
+    c.arg("--root")
+        .arg(&state)
+        .args(["oci", "run", "--mode", "kernel", "-B"])
+        .arg(format!("{}:/data", data.display()))
+        .arg("--image")
+        .arg(&img)
+        .args(["--exec", "--", "sh", "-c", script]);
+    let (o, on_host) = std::thread::scope(|sc| {
+        let run = sc.spawn(move || output_with_timeout(c, Duration::from_secs(60)));
+        settle(Duration::from_secs(30), || {
+            if data.join("up").exists() || run.is_finished() {
+                vec![]
+            } else {
+                vec![()]
+            }
+        });
+        let on_host = mounts_under(&state);
+        std::fs::write(data.join("go"), "").unwrap();
+        (run.join().unwrap(), on_host)
+    });
+    assert_ok(&o, "oci run --image");
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["overlay", "1", "small"], "{out}");
+    assert!(on_host.is_empty(), "mounted on the host: {on_host:?}");
+    assert!(mounts_under(&s.dir().path).is_empty());
+}

@@ -873,3 +873,77 @@ fn root_of_a_user_namespace_uses_xdg_runtime_dir() {
     );
     assert!(!Path::new("/run/sifrun").join(&id).exists());
 }
+
+/// The container's `/` as its mountinfo says: "FSTYPE SUPER-OPTIONS".
+const ROOT_MOUNT: &str =
+    r#"awk '$5=="/" {for(i=7;i<=NF;i++) if($i=="-") print $(i+1), $(i+3)}' /proc/self/mountinfo"#;
+
+/// Issue 18: `oci run --image` as a user has the container's init mount the rootfs
+/// overlay (the kernel's overlayfs in the container's user namespace, its upper on a
+/// tmpfs there): no fuse-overlayfs daemon and nothing under the state root on the
+/// host while it runs, and the image's files can still be changed and removed.
+/// `SIFRUN_OVERLAY_ON_HOST=1` brings back the overlay mounted on the host.
+#[test]
+fn user_oci_run_overlay_is_mounted_inside_the_container() {
+    let Some((u, _, latest, data)) = with_images() else {
+        return;
+    };
+    chown_r(u.h(), u.uid, u.gid);
+    let img = latest.to_str().unwrap();
+    let bind = format!("{}:/data", data.display());
+    let script = format!(
+        "{ROOT_MOUNT}
+        touch /bin/busybox && echo touched
+        rm /bin/ls && [ ! -e /bin/ls ] && echo removed
+        echo new > /new && cat /new
+        touch /data/up; i=0
+        while [ ! -e /data/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done"
+    );
+    let home = u.h().display().to_string();
+    let (o, overlays, on_host) = std::thread::scope(|s| {
+        let run = s.spawn(|| u.sh(img, &["-B", &bind], &script));
+        settle(std::time::Duration::from_secs(30), || {
+            if data.join("up").exists() || run.is_finished() {
+                vec![]
+            } else {
+                vec![()]
+            }
+        });
+        let overlays: Vec<_> = processes_with(&home)
+            .into_iter()
+            .filter(|(_, c)| c.starts_with("fuse-overlayfs"))
+            .collect();
+        let on_host = mounts_under(&u.h().join("state"));
+        std::fs::write(data.join("go"), "").unwrap();
+        (run.join().unwrap(), overlays, on_host)
+    });
+    assert_ok(&o, "oci run --image as a user");
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("overlay ") && lines[0].contains("userxattr"),
+        "the container's / is the kernel's overlay in its user namespace: {out}"
+    );
+    assert_eq!(lines[1..], ["touched", "removed", "new"], "{out}");
+    assert!(overlays.is_empty(), "fuse-overlayfs running: {overlays:?}");
+    assert!(on_host.is_empty(), "mounted on the host: {on_host:?}");
+    let o = u.sh(
+        img,
+        &[],
+        "[ -e /bin/ls ] && [ ! -e /new ] && echo untouched",
+    );
+    assert_eq!(stdout(&o), "untouched\n", "{}", stderr(&o));
+    let o = u.oci_with(
+        img,
+        &["--exec", "--", "sh", "-c", ROOT_MOUNT],
+        &[("SIFRUN_OVERLAY_ON_HOST", "1")],
+        None,
+    );
+    assert_ok(&o, "oci run with SIFRUN_OVERLAY_ON_HOST=1");
+    assert!(
+        stdout(&o).starts_with("fuse.fuse-overlayfs "),
+        "{}",
+        stdout(&o)
+    );
+    u.assert_clean();
+}

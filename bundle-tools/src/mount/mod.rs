@@ -20,6 +20,7 @@
 //! * `shared.rs`: shared image mounts: one per image, mode and user, ref-counted.
 //! * `kernel.rs`: loop devices + squashfs/ext3 + overlayfs (root).
 //! * `fuse.rs`: squashfuse + fuse-overlayfs, fusermount, the FUSE daemons.
+//! * `in_container.rs`: the overlay left to the container's init (`oci run --image`).
 //! * `teardown.rs`: undoing the state, and the `--force` sweep.
 //! * `mountinfo.rs`: what `/proc/self/mountinfo` says is mounted.
 //! * [`loopdev`]: loop devices set up with ioctls.
@@ -29,6 +30,7 @@
 
 mod extract;
 mod fuse;
+mod in_container;
 mod kernel;
 pub mod loopdev;
 mod mode;
@@ -320,7 +322,21 @@ fn build(
         .then(images_dir)
         .flatten();
     let own_layers = if images.is_some() { 0 } else { layers.len() };
-    st.mkdirs(&lay.dirs(own_layers))?;
+    // One layer only: config.json is made from files read in it, with no overlay
+    // on the host to merge several.
+    let in_container = ctx.opts.overlay_in_container
+        && st.mode != MountMode::Extract
+        && ctx.overlays.is_empty()
+        && layers.len() == 1
+        && in_container::kernel_can();
+    let mut dirs = lay.dirs(own_layers);
+    if in_container {
+        // upper/ and work/ are made on the container's tmpfs.
+        dirs.retain(|(d, _)| *d != lay.upper && *d != lay.work);
+    }
+    st.mkdirs(&dirs)?;
+    let mut read_root = lay.rootfs.clone();
+    let mut annotations = None;
     if st.mode == MountMode::Extract {
         extract::extract(image, layers, &lay.rootfs)?;
     } else {
@@ -338,24 +354,37 @@ fn build(
                 (0..layers.len()).map(|i| lay.layer(i)).collect()
             }
         };
-        let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
-        let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
-        match st.mode {
-            MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
-            // The bundle's own upper is thrown away at umount: nothing to sync.
-            _ => kernel::mount_overlay(st, &lay.rootfs, &opts, upper.is_none())?,
+        annotations = in_container
+            .then(|| in_container::annotations(&lowers, &lay.overlay, ctx.opts))
+            .flatten();
+        if annotations.is_some() {
+            read_root = lowers[0].clone();
+        } else {
+            if in_container {
+                st.mkdirs(&[(lay.upper.clone(), 0o755), (lay.work.clone(), 0o700)])?;
+            }
+            let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
+            let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
+            match st.mode {
+                MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
+                // The bundle's own upper is thrown away at umount: nothing to sync.
+                _ => kernel::mount_overlay(st, &lay.rootfs, &opts, upper.is_none())?,
+            }
         }
     }
     let t = config::Target {
         bundle: &st.bundle,
-        rootfs: &lay.rootfs,
+        rootfs: &read_root,
     };
-    let (spec, applied) = match source {
+    let (mut spec, applied) = match source {
         Source::Oci(img) => {
             config::oci_bundle_spec(img.config.as_ref(), ctx.name, &t, ctx.opts, ctx.host)?
         }
         Source::Native => config::native_bundle_spec(ctx.name, &t, ctx.opts, ctx.host)?,
     };
+    if let Some(ann) = annotations {
+        in_container::annotate(&mut spec, ann);
+    }
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
     // Recorded before they are written, so a kill in between leaves nothing unknown.
     let mut paths = vec![lay.config.clone()];

@@ -91,6 +91,11 @@ pub struct Options {
     /// FUSE modes; see `mount::images_dir`). Off by default: the library's plain
     /// `mount` keeps everything in the bundle.
     pub share: bool,
+    /// The bundle is run by sifrun alone: mount its overlay (on a tmpfs upper, as
+    /// SingularityCE's OCI mode does) inside the container, from annotations, rather
+    /// than on the host (see `mount::in_container`). Off by default: a plain `mount`
+    /// makes a bundle any runtime can run.
+    pub overlay_in_container: bool,
 }
 
 /// What the image says, for the options that depend on it.

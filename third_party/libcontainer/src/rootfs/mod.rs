@@ -4,6 +4,10 @@
 #[allow(clippy::module_inception)]
 pub(crate) mod rootfs;
 pub use rootfs::RootFS;
+// sifrun patch 0052
+pub use rootfs::{
+    ROOTFS_OVERLAY_LOWERDIR, ROOTFS_OVERLAY_TMPFS, ROOTFS_OVERLAY_TMPFS_OPTIONS, RootfsOverlay,
+};
 
 pub mod device;
 pub use device::Device;
