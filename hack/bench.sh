@@ -341,14 +341,28 @@ EOF
 	fi
 }
 
+# fuse_for_users: what a site lets its users do with FUSE, and what the tests set up
+# too: /dev/fuse 0666 (udev's mode; devtmpfs leaves it 0600 here) and user_allow_other
+# in /etc/fuse.conf (FUSE mounts serving a container's subordinate ids)
+fuse_for_users() {
+	if [ "$(stat -c %a /dev/fuse 2>/dev/null)" != 666 ]; then
+		log "making /dev/fuse 0666 (as udev does)"
+		chmod 0666 /dev/fuse
+	fi
+	if ! grep -qx 'user_allow_other' /etc/fuse.conf 2>/dev/null; then
+		log "adding user_allow_other to /etc/fuse.conf"
+		echo user_allow_other >>/etc/fuse.conf
+	fi
+}
+
 # ---------------------------------------------------------------- many at once -----
 # many_peak SIF OUT: until OUT.stop exists, the most loop devices backed by SIF and
-# squashfuse daemons serving it seen at once, written to OUT as "loops daemons"
+# FUSE daemons of the user (squashfuse, fuse-overlayfs) seen at once, written to OUT as "loops daemons"
 many_peak() {
 	local sif=$1 out=$2 l d ml=0 md=0
 	while [ ! -e "$out.stop" ]; do
 		l=$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | grep -cxF "$sif" || true)
-		d=$(pgrep -c -u "${BENCH_USER:-rtest-user}" -x squashfuse || true)
+		d=$(( $(pgrep -c -u "${BENCH_USER:-rtest-user}" -x squashfuse || true) + $(pgrep -c -u "${BENCH_USER:-rtest-user}" -x fuse-overlayfs || true) ))
 		[ "$l" -gt "$ml" ] && ml=$l
 		[ "$d" -gt "$md" ] && md=$d
 		sleep 0.02
@@ -361,6 +375,7 @@ many_peak() {
 # results/many.tsv
 m_many() {
 	local b=$WORK/bin/sifrun d n mode share flag t0 t1 fails pg0 pg1 peak cache wl cmd
+	fuse_for_users
 	d=$(mktemp -d /tmp/sifrun-bench-many.XXXXXX)
 	chmod 755 "$d"
 	# an OCI-SIF of the busybox rootfs: its squashfs has no xattrs, which squashfuse
@@ -392,7 +407,7 @@ m_many() {
 				for share in shared unshared; do
 					flag=; [ "$share" = unshared ] && flag=--no-share
 					# the last cell's FUSE daemons exit after their unmount: not counted here
-					for _ in $(seq 500); do pgrep -u "${BENCH_USER:-rtest-user}" -x squashfuse >/dev/null || break; sleep 0.02; done
+					for _ in $(seq 500); do pgrep -u "${BENCH_USER:-rtest-user}" -x squashfuse >/dev/null || pgrep -u "${BENCH_USER:-rtest-user}" -x fuse-overlayfs >/dev/null || break; sleep 0.02; done
 					sync; echo 1 >/proc/sys/vm/drop_caches
 					pg0=$(awk '$1 == "pgpgin" {print $2}' /proc/vmstat)
 					rm -f "$d/peak" "$d/peak.stop"
@@ -443,7 +458,7 @@ L = ["## Many at once: shared image mounts (issue 18)\n",
      "file of shared libraries, `/opt/app.bin`; one wall time per cell), each image mount shared by all runs (default) or "
      "one per run (`--no-share`). Workloads: `true`, and `read` = `cat /opt/app.bin` (what a rank loading its program "
      "and libraries reads). kernel: as root, `--mode kernel` (peak = loop devices of the image); fuse-user: as "
-     "rtest-user, `--mode fuse --fakeroot` (peak = squashfuse daemons). State roots on tmpfs. Page cache: `fincore` of "
+     "rtest-user, `--mode fuse --fakeroot` (peak = FUSE daemons of the user: squashfuse and fuse-overlayfs). State roots on tmpfs. Page cache: `fincore` of "
      "the image after the runs; pgpgin: KiB read from block devices (loop devices included) after `echo 1 > drop_caches`.\n",
      "| workload | mode | N | shared ms | unshared ms | shared/unshared | failures (sh/unsh) | peak mounts or daemons (sh/unsh) | image page cache KiB (sh/unsh) | pgpgin KiB (sh/unsh) |",
      "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]

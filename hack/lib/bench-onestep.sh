@@ -25,6 +25,7 @@ print(fs[0]["offset"], fs[0]["size"])'
 
 m_onestep() {
 	local b=$WORK/bin/sifrun r off size U
+	fuse_for_users
 	r=$(rt_root host sifrun onestep)
 	read -r off size < <(sif_part "$SIF")
 	# The user's side lives outside the 0700 work dir: binary, images, home, state root.
@@ -33,6 +34,15 @@ m_onestep() {
 	cp "$b" "$U/sifrun"
 	cp "$SIF" "$U/image.sif"
 	dd if="$SIF" of="$U/image.sqfs" bs=4096 skip=$((off / 4096)) count=$((size / 4096)) status=none
+	# busybox_amd64.sif's squashfs has xattrs (security.selinux on every file), which
+	# squashfuse 0.1 reports so that copy-up fails for a user: mode auto extracts it.
+	# A native SIF of Debian's busybox-static has none: mode auto is FUSE.
+	make_busybox_root "$U/bbroot" >/dev/null
+	"$b" sif build -q "$U/static.sif" "dir:$U/bbroot" || die "onestep: sif build"
+	rm -rf "$U/bbroot"
+	read -r off size < <(sif_part "$U/static.sif")
+	dd if="$U/static.sif" of="$U/static.sqfs" bs=4096 skip=$((off / 4096)) count=$((size / 4096)) status=none
+	read -r off size < <(sif_part "$SIF")
 	mkdir -p "$U/home" "$U/mnt"
 	chown -R "$ONESTEP_USER:" "$U"
 	chmod 755 "$U"
@@ -58,7 +68,18 @@ EOF
 	hf host onestep-user -N \
 		-n "ch-run" "$as ch-run $U/image.sqfs -- true" \
 		-n "oci run --image" "$as $ur oci run --image $U/image.sif -- true" \
+		-n "ch-run, busybox-static" "$as ch-run $U/static.sqfs -- true" \
+		-n "oci run --image, busybox-static" "$as $ur oci run --image $U/static.sif --exec -- true" \
 		-n "runuser alone" "$as true"
+	# the same with the image's mount already held by a running container
+	$as $ur oci run --image "$U/static.sif" --exec -- sleep 3600 >/dev/null 2>&1 &
+	local holder=$!
+	for _ in $(seq 250); do pgrep -u "$ONESTEP_USER" -x sleep >/dev/null && break; sleep 0.02; done
+	hf host onestep-user-shared -N \
+		-n "ch-run, busybox-static" "$as ch-run $U/static.sqfs -- true" \
+		-n "oci run --image, busybox-static" "$as $ur oci run --image $U/static.sif --exec -- true"
+	pkill -u "$ONESTEP_USER" -x sleep || true
+	wait "$holder" || true
 	hf host onestep-fuse \
 		-n "sifrun fuse (user)" "$as sh -c '$ur mount --mode fuse $U/image.sif $U/mnt/s 2>/dev/null && $ur umount $U/mnt/s'" \
 		-n "floor fuse (user)" "$as sh $U/floor-fuse.sh $U/mnt/f"
