@@ -45,7 +45,10 @@ m_onestep() {
 	read -r off size < <(sif_part "$SIF")
 	mkdir -p "$U/home" "$U/mnt"
 	chown -R "$ONESTEP_USER:" "$U"
-	chmod 755 "$U"
+	# the binary is root's, as an installed one is (one the user can write is run from
+	# a sealed copy, src/runtime/sealed_exe.rs)
+	chown root: "$U/sifrun"
+	chmod 755 "$U" "$U/sifrun"
 	cat >"$U/floor-fuse.sh" <<EOF
 #!/bin/sh
 # by hand, as the user: the mounts sifrun mount --mode fuse makes, then fusermount3 -u
@@ -78,7 +81,7 @@ EOF
 	hf host onestep-user-shared -N \
 		-n "ch-run, busybox-static" "$as ch-run $U/static.sqfs -- true" \
 		-n "oci run --image, busybox-static" "$as $ur oci run --image $U/static.sif --exec -- true"
-	pkill -u "$ONESTEP_USER" -x sleep || true
+	pkill -KILL -u "$ONESTEP_USER" -x sleep || true
 	wait "$holder" || true
 	hf host onestep-fuse \
 		-n "sifrun fuse (user)" "$as sh -c '$ur mount --mode fuse $U/image.sif $U/mnt/s 2>/dev/null && $ur umount $U/mnt/s'" \

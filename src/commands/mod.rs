@@ -30,7 +30,7 @@ pub fn dispatch(command: Command, cli: &Cli) -> Result<u8> {
         Command::State(a) => done(rt::state::state(a, &ctx)),
         Command::Kill(a) => done(rt::kill::kill(a, &ctx)),
         Command::Delete(a) => done(rt::delete::delete(a, &ctx)),
-        Command::Run(a) => rt::run::run(a.args, a.pidfd_socket.as_deref(), &ctx),
+        Command::Run(a) => rt::run::run(a.args, a.pidfd_socket.as_deref(), None, &ctx),
         Command::Exec(a) => rt::exec::exec(a.args, a.pidfd_socket.as_deref(), &ctx),
         Command::List(a) => done(rt::list::list(a, &ctx)),
         Command::Ps(a) => done(rt::ps::ps(a, &ctx)),

@@ -61,6 +61,7 @@ pub fn mount(args: Mount) -> anyhow::Result<()> {
         &policy,
         !args.no_share,
     )
+    .map(drop)
 }
 
 /// Whether to share image mounts: asked for (no `--no-share`) and not turned off
@@ -81,6 +82,8 @@ pub fn overlay_in_container() -> bool {
 }
 
 /// Mount with `opts` under `policy`, telling the user what the options could not do.
+/// Returns the root overlay left to the container's init, if
+/// `opts.overlay_in_container` got one.
 pub fn mount_with(
     image: &std::path::Path,
     bundle_dir: &std::path::Path,
@@ -88,7 +91,7 @@ pub fn mount_with(
     opts: &Options,
     policy: &Policy,
     share: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<bundle::RootOverlay>> {
     let opts = &Options {
         share: sharing(share),
         ..opts.clone()
@@ -98,7 +101,7 @@ pub fn mount_with(
     for n in &m.notes {
         eprintln!("sifrun: {n}");
     }
-    Ok(())
+    Ok(m.overlay)
 }
 
 #[derive(clap::Args, Debug)]

@@ -94,6 +94,7 @@ pub fn run(args: Run, ctx: &Ctx) -> Result<u8> {
             crate::runtime::run::run(
                 foreground(bundle, id, args.common.pid_file.clone()),
                 None,
+                None,
                 ctx,
             )
         }
@@ -167,14 +168,33 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
     let dir = create::claim_dir(ctx, &id)?;
     let bundle = dir.path(OciDir::BUNDLE);
     let result = image::mount_with(&image, &bundle, args.mode, &opts, &policy, !args.no_share)
-        .and_then(|()| run_child(&bundle, &id, args, ctx, &signals));
+        .and_then(|overlay| {
+            run_child(&bundle, &id, overlay.map(init_overlay), args, ctx, &signals)
+        });
     let cleanup = clean_up(ctx, &id, &dir, &bundle);
     let code = result?;
     cleanup?;
     Ok(code)
 }
 
-fn run_child(bundle: &Path, id: &str, args: &Run, ctx: &Ctx, signals: &SigSet) -> Result<u8> {
+/// The overlay the mount left to the container's init, as libcontainer takes it.
+fn init_overlay(o: bundle_tools::mount::RootOverlay) -> libcontainer::rootfs::RootfsOverlay {
+    libcontainer::rootfs::RootfsOverlay {
+        lowers: o.lowers,
+        tmpfs: o.tmpfs,
+        tmpfs_size: o.tmpfs_size,
+        nosuid: o.nosuid,
+    }
+}
+
+fn run_child(
+    bundle: &Path,
+    id: &str,
+    overlay: Option<libcontainer::rootfs::RootfsOverlay>,
+    args: &Run,
+    ctx: &Ctx,
+    signals: &SigSet,
+) -> Result<u8> {
     // Non-blocking: read once the child is gone, even if a process it forked that
     // never exec'd still holds the write end.
     let (rd, wr) =
@@ -190,7 +210,7 @@ fn run_child(bundle: &Path, id: &str, args: &Run, ctx: &Ctx, signals: &SigSet) -
             // The container's processes inherit this mask: they start unblocked.
             let _ = signals.thread_unblock();
             let run = foreground(bundle, id.to_string(), args.common.pid_file.clone());
-            let code = match crate::runtime::run::run(run, None, ctx) {
+            let code = match crate::runtime::run::run(run, None, overlay, ctx) {
                 Ok(code) => code,
                 Err(e) => {
                     // The parent reports it, after the clean-up.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::error::LibcontainerError;
+use libcontainer::rootfs::RootfsOverlay;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
@@ -62,11 +63,13 @@ pub fn init(
     l: &Launch,
     bundle: &Path,
     spec: Spec,
+    overlay: Option<RootfsOverlay>,
     no_pivot: bool,
 ) -> Result<Container, LibcontainerError> {
     base(ctx, l)?
         .as_init(bundle)
         .with_spec(spec)
+        .with_rootfs_overlay(overlay)
         .with_systemd(ctx.systemd_cgroup)
         .with_detach(l.detach)
         .with_no_pivot(no_pivot)

@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use libcontainer::rootfs::RootfsOverlay;
 use oci_spec::runtime::Spec;
 
 use crate::state::container as state;
@@ -17,6 +18,9 @@ const MAX_CONFIG_BYTES: u64 = 64 << 20;
 pub struct Prepared {
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// An overlay the container's init mounts on `rootfs` (`oci run --image`); never
+    /// from config.json.
+    pub overlay: Option<RootfsOverlay>,
 }
 
 impl Prepared {
@@ -91,7 +95,11 @@ pub fn prepare(id: &str, bundle: &Path) -> Result<Prepared> {
     {
         bail!("invalid configuration: cannot use linux.resources.unified on cgroup v1");
     }
-    Ok(Prepared { rootfs: real, spec })
+    Ok(Prepared {
+        rootfs: real,
+        spec,
+        overlay: None,
+    })
 }
 
 /// Removes capability names oci-spec does not know from `process.capabilities`,

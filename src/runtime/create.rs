@@ -63,6 +63,6 @@ pub(crate) fn from_bundle(
     builder::check_pid_file(launch.pid_file)?;
     let claim = CreateClaim::take(&ctx.root, launch.id)?;
     let spec = with_default_cgroups_path(prepared.spec, launch.id, ctx.systemd_cgroup);
-    let built = builder::init(ctx, launch, bundle, spec, no_pivot);
+    let built = builder::init(ctx, launch, bundle, spec, prepared.overlay, no_pivot);
     claim.finish(built, &prepared.rootfs)
 }

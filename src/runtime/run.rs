@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use libcontainer::rootfs::RootfsOverlay;
+
 use super::bundle;
 use super::ctx::{exit_byte, Ctx};
 use super::foreground::Foreground;
@@ -20,8 +22,16 @@ pub struct Run {
     pub pidfd_socket: Option<PathBuf>,
 }
 
-pub fn run(args: liboci_cli::Run, pidfd_socket: Option<&Path>, ctx: &Ctx) -> Result<u8> {
-    let prepared = bundle::prepare(&args.container_id, &args.bundle)?;
+/// `run` of `args.bundle`; `overlay`: the root the container's init mounts (never
+/// from config.json).
+pub fn run(
+    args: liboci_cli::Run,
+    pidfd_socket: Option<&Path>,
+    overlay: Option<RootfsOverlay>,
+    ctx: &Ctx,
+) -> Result<u8> {
+    let mut prepared = bundle::prepare(&args.container_id, &args.bundle)?;
+    prepared.overlay = overlay;
     let pidfd = super::pidfd::PidfdSocket::connect(pidfd_socket)?;
     let fg = Foreground::new(
         &ctx.root,

@@ -11,7 +11,8 @@
 //! Where that is not possible (no overlayfs with `lowerdir+`, no CAP_SYS_ADMIN) the
 //! binary is copied into a sealed memfd (write/shrink/grow seals), which costs a copy
 //! of the whole binary per call. Only the commands that enter containers pay either;
-//! `state`, `kill`, `delete` and friends never do.
+//! `state`, `kill`, `delete` and friends never do, and neither does a user other
+//! than root who cannot write the binary (there is nothing to protect then).
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
@@ -49,7 +50,25 @@ fn is_on_readonly_overlay(exe: &File) -> bool {
     st.filesystem_type() == OVERLAYFS_SUPER_MAGIC && vst.flags().contains(FsFlags::ST_RDONLY)
 }
 
+/// A caller other than root who cannot write the binary (an installed one, root's):
+/// neither can the container's processes, whose ids are the caller's or its
+/// subordinate ids, with capabilities only in the container's user namespace.
+fn unwritable_by_caller() -> bool {
+    use nix::unistd::{faccessat, AccessFlags};
+    !nix::unistd::geteuid().is_root()
+        && faccessat(
+            None,
+            "/proc/self/exe",
+            AccessFlags::W_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        )
+        .is_err()
+}
+
 pub fn ensure_sealed() -> Result<()> {
+    if unwritable_by_caller() {
+        return Ok(());
+    }
     let exe = File::open("/proc/self/exe").context("failed to open /proc/self/exe")?;
     if is_sealed(&exe) || is_on_readonly_overlay(&exe) {
         return Ok(());

@@ -487,3 +487,66 @@ fn root_oci_run_overlay_is_mounted_inside_the_container() {
     assert!(on_host.is_empty(), "mounted on the host: {on_host:?}");
     assert!(mounts_under(&s.dir().path).is_empty());
 }
+
+/// A user without `$XDG_RUNTIME_DIR` (a batch job, `su`) still shares: the image
+/// mounts go to `/tmp/sifrun-UID/.images`, next to that user's default state root.
+#[test]
+fn user_without_a_runtime_dir_shares_under_tmp() {
+    use crate::rootless::{as_user_with, chown_r, fuse_usable_by_users, test_user, user_home};
+    if !require_root() || !fuse_usable_by_users() || !have("newuidmap") {
+        eprintln!("skipped: needs root, FUSE and newuidmap");
+        return;
+    }
+    let (uid, gid) = test_user();
+    let home = user_home(uid, gid);
+    let h = &home.path;
+    let img = busybox_sif_copy(h);
+    chown_r(h, uid, gid);
+    let no_xdg = [("XDG_RUNTIME_DIR", "")];
+    let images = PathBuf::from(format!("/tmp/sifrun-{uid}/.images"));
+    let bundles: Vec<PathBuf> = (1..=2).map(|i| h.join(format!("nx{i}"))).collect();
+    let sifrun = |args: &[&str]| as_user_with(uid, gid, h, args, &no_xdg, None);
+    let umount = |b: &Path, force: bool| {
+        let mut a = vec!["umount"];
+        if force {
+            a.push("--force");
+        }
+        a.push(b.to_str().unwrap());
+        sifrun(&a)
+    };
+    struct Guard<'a>(
+        &'a [PathBuf],
+        &'a dyn Fn(&Path, bool) -> std::process::Output,
+    );
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            for b in self.0.iter().filter(|b| b.exists()) {
+                let _ = (self.1)(b, true);
+            }
+        }
+    }
+    let _g = Guard(&bundles, &umount);
+    for b in &bundles {
+        let o = sifrun(&[
+            "mount",
+            "--mode",
+            "fuse",
+            "--fakeroot",
+            img.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ]);
+        assert_ok(&o, "user mount without XDG_RUNTIME_DIR");
+    }
+    let key = shared_key(&bundles[0]).expect("shared without XDG_RUNTIME_DIR");
+    assert_eq!(shared_key(&bundles[1]).as_deref(), Some(key.as_str()));
+    assert!(images.join(&key).join("refs").is_dir());
+    for b in &bundles {
+        assert_ok(&umount(b, false), "umount");
+    }
+    assert!(!images.join(&key).exists(), "the last umount removes it");
+    let m = settle(Duration::from_secs(5), || mounts_under(&images));
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    // The user's own leftovers of this test: empty dirs.
+    let _ = std::fs::remove_dir(&images);
+    let _ = std::fs::remove_dir(images.parent().unwrap());
+}

@@ -947,3 +947,59 @@ fn user_oci_run_overlay_is_mounted_inside_the_container() {
     );
     u.assert_clean();
 }
+
+/// CVE-2019-5736 for a user (issue 18's cost of it): a binary the caller can write is
+/// still run from a sealed copy while it enters a container; an installed one
+/// (root's, mode 755) is not copied, since no process of the caller's containers can
+/// write it either. Seen from the host in /proc/PID/exe of the running `oci run`.
+#[test]
+fn user_runs_from_a_sealed_copy_only_a_binary_it_can_write() {
+    use std::os::unix::process::CommandExt;
+    let Some(u) = User::new() else { return };
+    let img = busybox_sif_copy(u.h());
+    let own = u.h().join("own-sifrun");
+    std::fs::copy(SIFRUN, &own).unwrap();
+    chown_r(u.h(), u.uid, u.gid);
+    let installed = std::fs::metadata(SIFRUN).unwrap();
+    assert_eq!(installed.uid(), 0, "the built binary is root's");
+    for (bin, sealed) in [(Path::new(SIFRUN), false), (own.as_path(), true)] {
+        let mut c = Command::new(bin);
+        c.args(["--root", &u.root(), "oci", "run", "--image"])
+            .arg(&img)
+            .args(["--exec", "--", "sleep", "3"])
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", u.h())
+            .env("XDG_RUNTIME_DIR", u.h().join("run"))
+            .current_dir(u.h())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .uid(u.uid)
+            .gid(u.gid);
+        let mut child = c.spawn().unwrap();
+        let bin_s = bin.display().to_string();
+        // Once its container runs, the run has (or has not) re-executed itself.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let container_up = || {
+            processes_with("sleep 3")
+                .iter()
+                .any(|(_, cmd)| cmd.starts_with("sleep 3"))
+        };
+        while !container_up() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let exes: Vec<String> = processes_with(&bin_s)
+            .into_iter()
+            .filter(|(_, cmd)| cmd.contains("oci run"))
+            .filter_map(|(pid, _)| std::fs::read_link(format!("/proc/{pid}/exe")).ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{bin_s}: {status:?}");
+        assert!(!exes.is_empty(), "{bin_s}: no oci run process seen");
+        for exe in &exes {
+            assert_eq!(exe.starts_with("/memfd:"), sealed, "{bin_s} ran from {exe}");
+        }
+    }
+    u.assert_clean();
+}

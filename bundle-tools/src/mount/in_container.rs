@@ -1,5 +1,5 @@
 //! The rootfs overlay mounted by the container's own init instead of on the host
-//! (libcontainer's `org.sifrun.rootfs.overlay.*` annotations), for a bundle that
+//! (libcontainer's `InitContainerBuilder::with_rootfs_overlay`), for a bundle that
 //! only sifrun runs (`oci run --image`). Its upper and work directories live on a
 //! tmpfs in the container's mount namespace, as SingularityCE's OCI mode keeps them
 //! on a tmpfs of the session size.
@@ -10,18 +10,28 @@
 //! reads then go straight to the (shared) image mount's page cache. As root it saves
 //! the host mount and its umount. Everything goes with the container's mount
 //! namespace: the bundle holds nothing to undo.
+//!
+//! It is handed to the runtime in memory, never through config.json: a config's
+//! author (an engine passing on a pod's annotations) must not choose what the
+//! runtime mounts as a container's root.
 
 use std::path::{Path, PathBuf};
-
-use oci_spec::runtime::Spec;
 
 use super::mode::is_root;
 use crate::config::Options;
 
-/// The annotations libcontainer reads (its `ROOTFS_OVERLAY_*`).
-pub const LOWERDIR: &str = "org.sifrun.rootfs.overlay.lowerdir";
-pub const TMPFS: &str = "org.sifrun.rootfs.overlay.tmpfs";
-pub const TMPFS_OPTIONS: &str = "org.sifrun.rootfs.overlay.tmpfs-options";
+/// The overlay for the container's init to mount as its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootOverlay {
+    /// Read-only lower directories (host paths), topmost first.
+    pub lowers: Vec<PathBuf>,
+    /// The bundle directory the tmpfs for `upper/` and `work/` goes on.
+    pub tmpfs: PathBuf,
+    /// The tmpfs' size (`64m`), None: the kernel's default.
+    pub tmpfs_size: Option<String>,
+    /// The tmpfs mounted nosuid (unless `--allow-setuid`).
+    pub nosuid: bool,
+}
 
 /// Whether the kernel can mount the overlay where the container's init runs: as
 /// root always (the host path mounts overlayfs too); otherwise in a user namespace,
@@ -45,39 +55,28 @@ fn release_at_least(major: u32, minor: u32) -> bool {
     (ma, mi) >= (major, minor)
 }
 
-/// A path libcontainer can pass in overlayfs' options (no quoting there).
-fn plain(p: &Path) -> Option<&str> {
+/// A path overlayfs takes in its options (which have no quoting here).
+fn plain(p: &Path) -> bool {
     p.to_str()
-        .filter(|s| s.starts_with('/') && !s.contains([',', ':', '\\', '\n']))
+        .is_some_and(|s| s.starts_with('/') && !s.contains([',', ':', '\\', '\n']))
 }
 
-/// The annotations for an overlay of `lowers` (bottom first) with its tmpfs at
-/// `tmpfs`, or None when a path cannot be passed (the caller mounts on the host).
-pub(super) fn annotations(
-    lowers: &[PathBuf],
-    tmpfs: &Path,
-    opts: &Options,
-) -> Option<Vec<(String, String)>> {
-    let lowerdir: Option<Vec<&str>> = lowers.iter().rev().map(|p| plain(p)).collect();
-    let mut tmpfs_opts = vec![];
-    if opts.session_mb > 0 {
-        tmpfs_opts.push(format!("size={}m", opts.session_mb));
+/// The overlay of `lowers` (bottom first) with its tmpfs at `tmpfs`, or None when a
+/// path cannot be passed (the caller mounts on the host).
+pub(super) fn overlay(lowers: &[PathBuf], tmpfs: &Path, opts: &Options) -> Option<RootOverlay> {
+    if !lowers
+        .iter()
+        .chain([&tmpfs.to_path_buf()])
+        .all(|p| plain(p))
+    {
+        return None;
     }
-    if !opts.allow_setuid {
-        tmpfs_opts.push("nosuid".into());
-    }
-    Some(vec![
-        (LOWERDIR.into(), lowerdir?.join(":")),
-        (TMPFS.into(), plain(tmpfs)?.into()),
-        (TMPFS_OPTIONS.into(), tmpfs_opts.join(",")),
-    ])
-}
-
-/// Put `ann` in the spec's annotations.
-pub(super) fn annotate(spec: &mut Spec, ann: Vec<(String, String)>) {
-    let mut all = spec.annotations().clone().unwrap_or_default();
-    all.extend(ann);
-    spec.set_annotations(Some(all));
+    Some(RootOverlay {
+        lowers: lowers.iter().rev().cloned().collect(),
+        tmpfs: tmpfs.to_path_buf(),
+        tmpfs_size: (opts.session_mb > 0).then(|| format!("{}m", opts.session_mb)),
+        nosuid: !opts.allow_setuid,
+    })
 }
 
 #[cfg(test)]
@@ -90,23 +89,24 @@ mod tests {
             session_mb: 64,
             ..Options::default()
         };
-        let a = annotations(
+        let o = overlay(
             &[PathBuf::from("/s/l0"), PathBuf::from("/s/l1")],
             Path::new("/b/overlay"),
             &opts,
         )
         .unwrap();
-        assert_eq!(a[0], (LOWERDIR.into(), "/s/l1:/s/l0".into()));
-        assert_eq!(a[1], (TMPFS.into(), "/b/overlay".into()));
-        assert_eq!(a[2], (TMPFS_OPTIONS.into(), "size=64m,nosuid".into()));
+        assert_eq!(o.lowers, [PathBuf::from("/s/l1"), PathBuf::from("/s/l0")]);
+        assert_eq!(o.tmpfs, Path::new("/b/overlay"));
+        assert_eq!(o.tmpfs_size.as_deref(), Some("64m"));
+        assert!(o.nosuid);
     }
 
     #[test]
     fn a_path_overlayfs_cannot_take_is_refused() {
         let opts = Options::default();
         for bad in ["/a:b", "/a,b", "rel"] {
-            assert!(annotations(&[PathBuf::from(bad)], Path::new("/t"), &opts).is_none());
-            assert!(annotations(&[PathBuf::from("/l")], Path::new(bad), &opts).is_none());
+            assert!(overlay(&[PathBuf::from(bad)], Path::new("/t"), &opts).is_none());
+            assert!(overlay(&[PathBuf::from("/l")], Path::new(bad), &opts).is_none());
         }
     }
 }

@@ -49,6 +49,7 @@ use crate::config::{self, Host, Options};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::sif::Sif;
+pub use in_container::RootOverlay;
 pub use mode::MountMode;
 use mode::{is_root, merr};
 pub use mountinfo::is_mountpoint;
@@ -71,6 +72,9 @@ pub fn mount(image: &Path, bundle: &Path, mode: MountMode) -> Result<MountState>
 pub struct Mounted {
     pub state: MountState,
     pub notes: Vec<String>,
+    /// The root overlay left to the container's init (`Options::overlay_in_container`):
+    /// the bundle's `rootfs` is an empty directory until then.
+    pub overlay: Option<RootOverlay>,
 }
 
 /// What a container of this caller needs from FUSE: `allow_other` when its root is
@@ -257,12 +261,16 @@ pub fn mount_trusted(
         let _ = teardown(&mut st, true, true);
         return Err(e);
     }
-    let done = |st: MountState, mut notes: Vec<String>| {
+    let done = |st: MountState, (mut notes, overlay): Built| {
         notes.splice(0..0, mode_notes.iter().cloned());
-        Mounted { state: st, notes }
+        Mounted {
+            state: st,
+            notes,
+            overlay,
+        }
     };
     match build(&mut st, &source_path, &source, &layers, &ctx) {
-        Ok(notes) => Ok(done(st, notes)),
+        Ok(built) => Ok(done(st, built)),
         Err(e) if mode == MountMode::Auto && st.mode == MountMode::Kernel => {
             // The kernel path failed (no loop devices, no overlay in a container …):
             // undo it and try FUSE.
@@ -272,7 +280,7 @@ pub fn mount_trusted(
             }
             st.mode = MountMode::Fuse;
             match build(&mut st, &source_path, &source, &layers, &ctx) {
-                Ok(notes) => Ok(done(st, notes)),
+                Ok(built) => Ok(done(st, built)),
                 Err(e2) => {
                     let _ = teardown(&mut st, true, true);
                     Err(merr(format!("kernel mode: {e}; fuse mode: {e2}")))
@@ -307,15 +315,20 @@ struct BuildCtx<'a> {
     other_users: bool,
 }
 
-/// Make the bundle in `st.mode`: directories, layers, overlay, `config.json` and the
-/// files the options put next to it. Returns the notes for the user.
+/// What `build` gives back: the notes for the user and the overlay left to the
+/// container's init.
+type Built = (Vec<String>, Option<RootOverlay>);
+
+/// Make the bundle in `st.mode`: directories, layers, overlay (or what the
+/// container's init needs to mount it), `config.json` and the files the options put
+/// next to it.
 fn build(
     st: &mut MountState,
     image: &Path,
     source: &Source,
     layers: &[Layer],
     ctx: &BuildCtx,
-) -> Result<Vec<String>> {
+) -> Result<Built> {
     let lay = Layout::new(&st.bundle);
     // Extract mode unpacks per bundle: nothing to share.
     let images = (ctx.opts.share && st.mode != MountMode::Extract)
@@ -336,7 +349,7 @@ fn build(
     }
     st.mkdirs(&dirs)?;
     let mut read_root = lay.rootfs.clone();
-    let mut annotations = None;
+    let mut in_init = None;
     if st.mode == MountMode::Extract {
         extract::extract(image, layers, &lay.rootfs)?;
     } else {
@@ -354,10 +367,10 @@ fn build(
                 (0..layers.len()).map(|i| lay.layer(i)).collect()
             }
         };
-        annotations = in_container
-            .then(|| in_container::annotations(&lowers, &lay.overlay, ctx.opts))
+        in_init = in_container
+            .then(|| in_container::overlay(&lowers, &lay.overlay, ctx.opts))
             .flatten();
-        if annotations.is_some() {
+        if in_init.is_some() {
             read_root = lowers[0].clone();
         } else {
             if in_container {
@@ -376,15 +389,12 @@ fn build(
         bundle: &st.bundle,
         rootfs: &read_root,
     };
-    let (mut spec, applied) = match source {
+    let (spec, applied) = match source {
         Source::Oci(img) => {
             config::oci_bundle_spec(img.config.as_ref(), ctx.name, &t, ctx.opts, ctx.host)?
         }
         Source::Native => config::native_bundle_spec(ctx.name, &t, ctx.opts, ctx.host)?,
     };
-    if let Some(ann) = annotations {
-        in_container::annotate(&mut spec, ann);
-    }
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
     // Recorded before they are written, so a kill in between leaves nothing unknown.
     let mut paths = vec![lay.config.clone()];
@@ -411,7 +421,7 @@ fn build(
         write_file(&st.bundle.join(&f.path), &f.contents, f.mode)?;
     }
     write_file(&lay.config, &json, 0o644)?;
-    Ok(applied.notes)
+    Ok((applied.notes, in_init))
 }
 
 /// A writable overlay's (upper, work) directories.

@@ -37,13 +37,24 @@ use super::{fuse, kernel, teardown};
 use crate::error::{Error, Result};
 
 /// The caller's shared-images dir: root's `/run/sifrun/.images` (never anything a
-/// user could point it at), a user's `$XDG_RUNTIME_DIR/sifrun/.images`; None when a
-/// user has no runtime dir of their own (no sharing then).
+/// user could point it at), a user's `$XDG_RUNTIME_DIR/sifrun/.images`, or without
+/// one (a batch job, `su`), `/tmp/sifrun-UID/.images` next to the user's default
+/// state root (`acquire` refuses it unless the user owns it); None when the runtime
+/// dir set is not the user's own (no sharing then).
 pub fn images_dir() -> Option<PathBuf> {
     if is_root() {
         return Some(PathBuf::from("/run/sifrun/.images"));
     }
-    let xdg = PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?);
+    let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) else {
+        let uid = nix::unistd::geteuid();
+        let root = PathBuf::from(format!("/tmp/sifrun-{uid}"));
+        // Someone else's (or a symlink) in the shared /tmp: no sharing, no error.
+        return match fs::symlink_metadata(&root) {
+            Ok(m) if !m.is_dir() || m.uid() != uid.as_raw() => None,
+            _ => Some(root.join(".images")),
+        };
+    };
+    let xdg = PathBuf::from(xdg);
     let m = fs::symlink_metadata(&xdg).ok()?;
     (xdg.is_absolute() && m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw())
         .then(|| xdg.join("sifrun").join(".images"))

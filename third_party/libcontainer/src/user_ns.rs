@@ -203,6 +203,38 @@ impl UserNamespaceConfig {
         Ok(())
     }
 
+    // sifrun patch 0053
+    /// Writes both mappings of `target_pid`. When both need newuidmap and newgidmap,
+    /// the two run at the same time: each is a setuid program that loads its
+    /// libraries and reads the subordinate id files, and the caller waits for one
+    /// instead of the two in a row.
+    pub fn write_mappings(&self, target_pid: Pid) -> Result<()> {
+        tracing::debug!("write UID and GID mappings for {:?}", target_pid);
+        let start = |mappings: &Option<Vec<LinuxIdMapping>>, path: PathBuf, binary| {
+            mappings
+                .as_ref()
+                .map(|m| start_id_mapping(target_pid, &path, m, binary))
+                .transpose()
+                .map(Option::flatten)
+        };
+        let uid = start(
+            &self.uid_mappings,
+            self.id_mapper.get_uid_path(&target_pid),
+            self.newuidmap.as_deref(),
+        )?;
+        let gid = start(
+            &self.gid_mappings,
+            self.id_mapper.get_gid_path(&target_pid),
+            self.newgidmap.as_deref(),
+        );
+        // newuidmap is waited for even when newgidmap could not start.
+        let uid = uid.map(finish_id_mapping).transpose();
+        let gid = gid?.map(finish_id_mapping).transpose();
+        uid?;
+        gid?;
+        Ok(())
+    }
+
     pub fn with_id_mapper(&mut self, mapper: UserNamespaceIDMapper) {
         self.id_mapper = mapper
     }
@@ -421,6 +453,32 @@ fn write_id_mapping(
     mappings: &[LinuxIdMapping],
     map_binary: Option<&Path>,
 ) -> std::result::Result<(), MappingError> {
+    // sifrun patch 0053
+    match start_id_mapping(pid, map_file, mappings, map_binary)? {
+        Some(child) => finish_id_mapping(child),
+        None => Ok(()),
+    }
+}
+
+// sifrun patch 0053
+/// Waits for a newuidmap/newgidmap of [`start_id_mapping`] (its exit status is not
+/// looked at, as before).
+fn finish_id_mapping(child: std::process::Child) -> std::result::Result<(), MappingError> {
+    child.wait_with_output().map(drop).map_err(|err| {
+        tracing::error!(?err, "failed to execute newuidmap/newgidmap");
+        MappingError::Execute(err)
+    })
+}
+
+// sifrun patch 0053
+/// Writes `mappings` to `map_file`, or starts `map_binary` to write them (returned,
+/// to be waited for with [`finish_id_mapping`]).
+fn start_id_mapping(
+    pid: Pid,
+    map_file: &Path,
+    mappings: &[LinuxIdMapping],
+    map_binary: Option<&Path>,
+) -> std::result::Result<Option<std::process::Child>, MappingError> {
     tracing::debug!("Write ID mapping: {:?}", mappings);
 
     match (mappings.len(), map_binary) {
@@ -448,18 +506,23 @@ fn write_id_mapping(
                 })
                 .collect();
 
-            Command::new(map_binary)
+            // sifrun patch 0053: started here, waited for by the caller
+            let child = Command::new(map_binary)
                 .arg(pid.to_string())
                 .args(args)
-                .output()
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .map_err(|err| {
                     tracing::error!(?err, ?map_binary, "failed to execute newuidmap/newgidmap");
                     MappingError::Execute(err)
                 })?;
+            return Ok(Some(child));
         }
     }
 
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

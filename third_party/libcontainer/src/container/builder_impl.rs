@@ -58,6 +58,9 @@ pub(super) struct ContainerBuilderImpl {
     pub executor: Box<dyn Executor>,
     /// If do not use pivot root to jail process inside rootfs
     pub no_pivot: bool,
+    // sifrun patch 0052
+    /// An overlay the init mounts as the root filesystem
+    pub rootfs_overlay: Option<crate::rootfs::RootfsOverlay>,
     // RawFd set to stdin of the container init process.
     pub stdin: Option<OwnedFd>,
     // RawFd set to stdout of the container init process.
@@ -220,6 +223,8 @@ impl ContainerBuilderImpl {
             detached: self.detached,
             executor: self.executor.clone(),
             no_pivot: self.no_pivot,
+            // sifrun patch 0052
+            rootfs_overlay: self.rootfs_overlay.clone(),
             stdin: self.stdin.as_ref().map(|x| x.as_raw_fd()),
             stdout: self.stdout.as_ref().map(|x| x.as_raw_fd()),
             stderr: self.stderr.as_ref().map(|x| x.as_raw_fd()),

@@ -27,6 +27,8 @@ pub struct InitContainerBuilder {
     as_sibling: bool,
     // sifrun patch 0008
     spec: Option<Spec>,
+    // sifrun patch 0052
+    rootfs_overlay: Option<crate::rootfs::RootfsOverlay>,
 }
 
 impl InitContainerBuilder {
@@ -42,6 +44,8 @@ impl InitContainerBuilder {
             as_sibling: false,
             // sifrun patch 0008
             spec: None,
+            // sifrun patch 0052
+            rootfs_overlay: None,
         }
     }
 
@@ -65,6 +69,14 @@ impl InitContainerBuilder {
 
     pub fn with_no_pivot(mut self, no_pivot: bool) -> Self {
         self.no_pivot = no_pivot;
+        self
+    }
+
+    // sifrun patch 0052
+    /// Has the init mount `overlay` as the root filesystem, inside the container's
+    /// mount namespace (see [`crate::rootfs::RootfsOverlay`]).
+    pub fn with_rootfs_overlay(mut self, overlay: Option<crate::rootfs::RootfsOverlay>) -> Self {
+        self.rootfs_overlay = overlay;
         self
     }
 
@@ -113,6 +125,11 @@ impl InitContainerBuilder {
         // sifrun patch 0020: needed by the frozen check already.
         let user_ns_config = UserNamespaceConfig::new(&spec)?;
         self.refuse_frozen_cgroup(&spec, user_ns_config.is_some())?;
+        // sifrun patch 0052: refused before anything exists.
+        if let Some(o) = &self.rootfs_overlay {
+            o.validate(&spec)
+                .map_err(|err| LibcontainerError::Other(err.to_string()))?;
+        }
 
         let container_dir = self.create_container_dir()?;
 
@@ -164,6 +181,8 @@ impl InitContainerBuilder {
             detached: self.detached,
             executor: self.base.executor,
             no_pivot: self.no_pivot,
+            // sifrun patch 0052
+            rootfs_overlay: self.rootfs_overlay,
             stdin: self.base.stdin,
             stdout: self.base.stdout,
             stderr: self.base.stderr,

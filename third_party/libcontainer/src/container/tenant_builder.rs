@@ -291,6 +291,8 @@ impl TenantContainerBuilder {
             detached: self.detached,
             executor: self.base.executor,
             no_pivot: false,
+            // sifrun patch 0052
+            rootfs_overlay: None,
             stdin: self.base.stdin,
             stdout: self.base.stdout,
             stderr: self.base.stderr,

@@ -55,6 +55,9 @@ pub struct ContainerArgs {
     pub executor: Box<dyn Executor>,
     /// If do not use pivot root to jail process inside rootfs
     pub no_pivot: bool,
+    // sifrun patch 0052
+    /// An overlay the init mounts as the root filesystem
+    pub rootfs_overlay: Option<crate::rootfs::RootfsOverlay>,
     // RawFd set to stdin of the container init process.
     pub stdin: Option<RawFd>,
     // RawFd set to stdout of the container init process.

@@ -416,12 +416,9 @@ fn setup_mapping(config: &UserNamespaceConfig, pid: Pid) -> Result<()> {
             .map_err(ProcessError::SetGroupsDeny)?;
     }
 
-    config.write_uid_mapping(pid).map_err(|err| {
-        tracing::error!("failed to write uid mapping for pid {:?}: {}", pid, err);
-        err
-    })?;
-    config.write_gid_mapping(pid).map_err(|err| {
-        tracing::error!("failed to write gid mapping for pid {:?}: {}", pid, err);
+    // sifrun patch 0053
+    config.write_mappings(pid).map_err(|err| {
+        tracing::error!("failed to write id mappings for pid {:?}: {}", pid, err);
         err
     })?;
     Ok(())

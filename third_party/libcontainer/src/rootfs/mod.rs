@@ -5,9 +5,7 @@
 pub(crate) mod rootfs;
 pub use rootfs::RootFS;
 // sifrun patch 0052
-pub use rootfs::{
-    ROOTFS_OVERLAY_LOWERDIR, ROOTFS_OVERLAY_TMPFS, ROOTFS_OVERLAY_TMPFS_OPTIONS, RootfsOverlay,
-};
+pub use rootfs::RootfsOverlay;
 
 pub mod device;
 pub use device::Device;

@@ -43,11 +43,12 @@ impl RootFS {
         rootfs: &Path,
         cgroup_ns: bool,
     ) -> Result<()> {
-        self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, &mut |_| Ok(None))
+        self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, &mut |_| Ok(None), None)
     }
 
     // sifrun patch 0039
-    /// `mount_to_rootfs`, `source_of(i)` giving the opened source of mount `i`, if any.
+    /// `mount_to_rootfs`, `source_of(i)` giving the opened source of mount `i`, if any,
+    /// and the root an `overlay` mounted first (sifrun patch 0052).
     pub fn mount_to_rootfs_from(
         &self,
         linux: &Linux,
@@ -55,6 +56,7 @@ impl RootFS {
         rootfs: &Path,
         cgroup_ns: bool,
         source_of: &mut dyn FnMut(usize) -> Result<Option<OwnedFd>>,
+        overlay: Option<&RootfsOverlay>,
     ) -> Result<()> {
         let mut flags = MsFlags::MS_REC;
         match linux.rootfs_propagation().as_deref() {
@@ -83,7 +85,8 @@ impl RootFS {
         mounter.make_parent_mount_private(rootfs)?;
 
         // sifrun patch 0052
-        if let Some(overlay) = RootfsOverlay::from_spec(spec)? {
+        if let Some(overlay) = overlay {
+            overlay.validate(spec)?;
             overlay.mount(self.syscall.as_ref(), rootfs)?;
         }
 
@@ -123,11 +126,19 @@ impl RootFS {
         bind_devices: bool,
         cgroup_ns: bool,
     ) -> Result<()> {
-        self.prepare_rootfs_from(spec, rootfs, bind_devices, cgroup_ns, &mut |_| Ok(None))
+        self.prepare_rootfs_from(
+            spec,
+            rootfs,
+            bind_devices,
+            cgroup_ns,
+            &mut |_| Ok(None),
+            None,
+        )
     }
 
     // sifrun patch 0039
-    /// `prepare_rootfs`, with mount sources opened by the runtime (`mount_to_rootfs_from`).
+    /// `prepare_rootfs`, with mount sources opened by the runtime and a root
+    /// overlay (`mount_to_rootfs_from`).
     pub fn prepare_rootfs_from(
         &self,
         spec: &Spec,
@@ -135,11 +146,12 @@ impl RootFS {
         bind_devices: bool,
         cgroup_ns: bool,
         source_of: &mut dyn FnMut(usize) -> Result<Option<OwnedFd>>,
+        overlay: Option<&RootfsOverlay>,
     ) -> Result<()> {
         tracing::debug!(?rootfs, "prepare rootfs");
         let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
 
-        self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, source_of)?;
+        self.mount_to_rootfs_from(linux, spec, rootfs, cgroup_ns, source_of, overlay)?;
 
         let symlinker = Symlink::new();
         // sifrun patch 0034: /dev resolved inside the root once, for all its links
@@ -228,47 +240,52 @@ impl RootFS {
 }
 
 // sifrun patch 0052
-/// Annotation: the root filesystem is an overlay that the init mounts inside the
-/// container's own mount namespace, its value the read-only lower directories (host
-/// paths, topmost first, `:`-separated). Nothing is mounted on the host, so a rootless
-/// container needs no FUSE overlay daemon, and everything vanishes with the container.
-pub const ROOTFS_OVERLAY_LOWERDIR: &str = "org.sifrun.rootfs.overlay.lowerdir";
-/// Annotation: the host directory on which the init mounts a tmpfs for the overlay's
-/// `upper/` and `work/` (needed with [`ROOTFS_OVERLAY_LOWERDIR`]).
-pub const ROOTFS_OVERLAY_TMPFS: &str = "org.sifrun.rootfs.overlay.tmpfs";
-/// Annotation: extra tmpfs options for [`ROOTFS_OVERLAY_TMPFS`] (only `size=`,
-/// `nr_inodes=` and `nosuid` are taken).
-pub const ROOTFS_OVERLAY_TMPFS_OPTIONS: &str = "org.sifrun.rootfs.overlay.tmpfs-options";
-
-// sifrun patch 0052
 fn custom(msg: String) -> RootfsError {
     RootfsError::Mount(super::mount::MountError::Custom(msg))
 }
 
 // sifrun patch 0052
-/// A root filesystem overlay asked for by annotations (see [`ROOTFS_OVERLAY_LOWERDIR`]).
-#[derive(Debug, PartialEq)]
+/// A root filesystem that is an overlay of read-only directories, mounted by the init
+/// inside the container's own mount namespace
+/// (`InitContainerBuilder::with_rootfs_overlay`): nothing is mounted on the host, a
+/// rootless container needs no FUSE overlay daemon, and everything goes with the
+/// container. The upper and work directories are on a tmpfs the init mounts on
+/// `tmpfs`.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RootfsOverlay {
-    lowers: Vec<std::path::PathBuf>,
-    tmpfs: std::path::PathBuf,
-    size: Option<String>,
-    nr_inodes: Option<String>,
-    nosuid: bool,
+    /// The read-only lower directories (host paths), topmost first.
+    pub lowers: Vec<std::path::PathBuf>,
+    /// The host directory the tmpfs for `upper/` and `work/` is mounted on.
+    pub tmpfs: std::path::PathBuf,
+    /// The tmpfs' `size=` (`64m`, `10%`, …); None: the kernel's default.
+    pub tmpfs_size: Option<String>,
+    /// Mount the tmpfs `nosuid`.
+    pub nosuid: bool,
 }
 
 impl RootfsOverlay {
-    /// The overlay the spec's annotations ask for, if any; a malformed one is an error.
-    pub fn from_spec(spec: &Spec) -> Result<Option<RootfsOverlay>> {
-        let ann = spec.annotations().as_ref();
-        let get = |k: &str| ann.and_then(|a| a.get(k));
-        let bad = |msg: String| custom(format!("annotation {ROOTFS_OVERLAY_LOWERDIR}: {msg}"));
-        let Some(lowers) = get(ROOTFS_OVERLAY_LOWERDIR) else {
-            return Ok(None);
-        };
-        let tmpfs = get(ROOTFS_OVERLAY_TMPFS)
-            .ok_or_else(|| bad(format!("needs {ROOTFS_OVERLAY_TMPFS}")))?;
-        // Mounted where the init runs: only a mount namespace of its own keeps
-        // them from the host or another container.
+    /// Whether it can be mounted for `spec`: absolute paths overlayfs can take in its
+    /// options (it has no quoting here), a plain size, and a new mount namespace, the
+    /// only place where the mounts reach neither the host nor another container.
+    pub fn validate(&self, spec: &Spec) -> Result<()> {
+        let bad = |msg: String| custom(format!("rootfs overlay: {msg}"));
+        for p in self.lowers.iter().chain([&self.tmpfs]) {
+            let s = p.to_string_lossy();
+            if !s.starts_with('/') || s.contains([',', ':', '\\', '\n']) {
+                return Err(bad(format!(
+                    "{s:?} must be an absolute path without ',', ':' or '\\'"
+                )));
+            }
+        }
+        if self.lowers.is_empty() {
+            return Err(bad("no lower directory".into()));
+        }
+        if let Some(size) = &self.tmpfs_size {
+            let digits = size.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%']);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(format!("bad tmpfs size {size:?}")));
+            }
+        }
         let own_mount_ns = spec
             .linux()
             .as_ref()
@@ -281,46 +298,7 @@ impl RootfsOverlay {
         if !own_mount_ns {
             return Err(bad("needs a new mount namespace".into()));
         }
-        // The paths go into overlayfs' option string, which has no quoting here.
-        let plain = |p: &str| {
-            if !p.starts_with('/') || p.contains([',', ':', '\\', '\n']) {
-                Err(bad(format!(
-                    "{p:?} must be an absolute path without ',', ':' or '\\'"
-                )))
-            } else {
-                Ok(std::path::PathBuf::from(p))
-            }
-        };
-        let lowers = lowers.split(':').map(plain).collect::<Result<Vec<_>>>()?;
-        let tmpfs = plain(tmpfs)?;
-        let mut o = RootfsOverlay {
-            lowers,
-            tmpfs,
-            size: None,
-            nr_inodes: None,
-            nosuid: false,
-        };
-        for opt in get(ROOTFS_OVERLAY_TMPFS_OPTIONS)
-            .into_iter()
-            .flat_map(|s| s.split(','))
-            .filter(|s| !s.is_empty())
-        {
-            let num = |v: &str| {
-                let digits = v.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%']);
-                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    Ok(Some(v.to_string()))
-                } else {
-                    Err(bad(format!("bad tmpfs option {opt:?}")))
-                }
-            };
-            match opt.split_once('=') {
-                Some(("size", v)) => o.size = num(v)?,
-                Some(("nr_inodes", v)) => o.nr_inodes = num(v)?,
-                None if opt == "nosuid" => o.nosuid = true,
-                _ => return Err(bad(format!("tmpfs option {opt:?} is not taken"))),
-            }
-        }
-        Ok(Some(o))
+        Ok(())
     }
 
     /// Mount the tmpfs, make `upper/` and `work/` in it, and mount the overlay on
@@ -333,10 +311,8 @@ impl RootfsOverlay {
             flags |= MsFlags::MS_NOSUID;
         }
         let mut data = String::from("mode=0755");
-        for (k, v) in [("size", &self.size), ("nr_inodes", &self.nr_inodes)] {
-            if let Some(v) = v {
-                data.push_str(&format!(",{k}={v}"));
-            }
+        if let Some(size) = &self.tmpfs_size {
+            data.push_str(&format!(",size={size}"));
         }
         syscall
             .mount(
@@ -406,43 +382,24 @@ impl RootfsOverlay {
 mod overlay_tests {
     use super::*;
 
-    fn spec_with(ann: &[(&str, &str)]) -> Spec {
+    fn overlay() -> RootfsOverlay {
+        RootfsOverlay {
+            lowers: vec!["/a/l1".into(), "/b/l0".into()],
+            tmpfs: "/a/overlay".into(),
+            tmpfs_size: Some("64m".into()),
+            nosuid: true,
+        }
+    }
+
+    #[test]
+    fn a_plain_overlay_is_valid() {
         // The default spec has a new mount namespace.
-        let mut spec = Spec::default();
-        spec.set_annotations(Some(
-            ann.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ));
-        spec
-    }
-
-    #[test]
-    fn no_annotation_no_overlay() {
-        assert_eq!(RootfsOverlay::from_spec(&spec_with(&[])).unwrap(), None);
-    }
-
-    #[test]
-    fn lowers_tmpfs_and_options() {
-        let o = RootfsOverlay::from_spec(&spec_with(&[
-            (ROOTFS_OVERLAY_LOWERDIR, "/a/l1:/b/l0"),
-            (ROOTFS_OVERLAY_TMPFS, "/a/overlay"),
-            (ROOTFS_OVERLAY_TMPFS_OPTIONS, "size=64m,nosuid"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(o.lowers, vec![Path::new("/a/l1"), Path::new("/b/l0")]);
-        assert_eq!(o.tmpfs, Path::new("/a/overlay"));
-        assert_eq!(o.size.as_deref(), Some("64m"));
-        assert!(o.nosuid);
+        overlay().validate(&Spec::default()).unwrap();
     }
 
     #[test]
     fn without_a_mount_namespace_of_its_own_it_is_refused() {
-        let mut spec = spec_with(&[
-            (ROOTFS_OVERLAY_LOWERDIR, "/a"),
-            (ROOTFS_OVERLAY_TMPFS, "/t"),
-        ]);
+        let mut spec = Spec::default();
         let mut linux = spec.linux().clone().unwrap();
         let ns = linux.namespaces().clone().unwrap();
         let others = ns
@@ -451,36 +408,36 @@ mod overlay_tests {
             .collect();
         linux.set_namespaces(Some(others));
         spec.set_linux(Some(linux));
-        assert!(RootfsOverlay::from_spec(&spec).is_err());
+        assert!(overlay().validate(&spec).is_err());
     }
 
     #[test]
-    fn malformed_annotations_are_errors() {
-        for ann in [
-            vec![(ROOTFS_OVERLAY_LOWERDIR, "/a")],
-            vec![
-                (ROOTFS_OVERLAY_LOWERDIR, "rel"),
-                (ROOTFS_OVERLAY_TMPFS, "/t"),
-            ],
-            vec![
-                (ROOTFS_OVERLAY_LOWERDIR, "/a,upperdir=/x"),
-                (ROOTFS_OVERLAY_TMPFS, "/t"),
-            ],
-            vec![
-                (ROOTFS_OVERLAY_LOWERDIR, "/a"),
-                (ROOTFS_OVERLAY_TMPFS, "/t"),
-                (ROOTFS_OVERLAY_TMPFS_OPTIONS, "mode=4777"),
-            ],
-            vec![
-                (ROOTFS_OVERLAY_LOWERDIR, "/a"),
-                (ROOTFS_OVERLAY_TMPFS, "/t"),
-                (ROOTFS_OVERLAY_TMPFS_OPTIONS, "size=1x"),
-            ],
-        ] {
-            assert!(
-                RootfsOverlay::from_spec(&spec_with(&ann)).is_err(),
-                "{ann:?}"
-            );
+    fn paths_and_sizes_overlayfs_cannot_take_are_refused() {
+        let spec = Spec::default();
+        let bad = [
+            RootfsOverlay {
+                lowers: vec![],
+                ..overlay()
+            },
+            RootfsOverlay {
+                lowers: vec!["rel".into()],
+                ..overlay()
+            },
+            RootfsOverlay {
+                lowers: vec!["/a,upperdir=/x".into()],
+                ..overlay()
+            },
+            RootfsOverlay {
+                tmpfs: "/t:u".into(),
+                ..overlay()
+            },
+            RootfsOverlay {
+                tmpfs_size: Some("1x".into()),
+                ..overlay()
+            },
+        ];
+        for o in bad {
+            assert!(o.validate(&spec).is_err(), "{o:?}");
         }
     }
 }

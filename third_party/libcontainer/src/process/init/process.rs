@@ -121,6 +121,8 @@ pub fn container_init_process(
                 bind_service,
                 ctx.ns.get(LinuxNamespaceType::Cgroup)?.is_some(),
                 &mut source_of,
+                // sifrun patch 0052
+                args.rootfs_overlay.as_ref(),
             )
             .map_err(|err| {
                 tracing::error!(?err, "failed to prepare rootfs");
