@@ -86,7 +86,7 @@ pub(crate) fn as_user_with(
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Output {
-    let mut c = Command::new(SIFRUN);
+    let mut c = user_command(SIFRUN, uid, gid, home);
     if let Some(text) = stdin {
         let f = home.join(format!(".stdin-{}", unique_id("in")));
         std::fs::write(&f, text).unwrap();
@@ -95,16 +95,27 @@ pub(crate) fn as_user_with(
     } else {
         c.stdin(std::process::Stdio::null());
     }
-    c.args(args)
-        .env_clear()
+    c.args(args).envs(env.iter().copied());
+    output_with_timeout(c, Duration::from_secs(60))
+}
+
+/// `program` to run as the test user in `home`, with a clean environment of its own
+/// (PATH, HOME, and `home/run` as XDG_RUNTIME_DIR).
+pub(crate) fn user_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    uid: u32,
+    gid: u32,
+    home: &Path,
+) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
         .env("HOME", home)
         .env("XDG_RUNTIME_DIR", home.join("run"))
-        .envs(env.iter().copied())
         .current_dir(home)
         .uid(uid)
         .gid(gid); // std drops root's supplementary groups when it changes the uid
-    output_with_timeout(c, Duration::from_secs(60))
+    c
 }
 
 /// Whether unprivileged users can use FUSE. /dev/fuse is 0666 on a normal Debian

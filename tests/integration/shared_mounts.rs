@@ -235,22 +235,55 @@ fn concurrent_oci_runs_share_one_mount() {
     assert!(mounts_under(&s.dir().path).is_empty());
 }
 
+/// The test user (uid, gid), a home of its own and a copy of the busybox SIF in it,
+/// all the user's; None (test skipped) without FUSE or newuidmap.
+fn user_with_image() -> Option<(u32, u32, TmpDir, PathBuf)> {
+    use crate::rootless::{chown_r, fuse_usable_by_users, test_user, user_home};
+    if !require_root() || !fuse_usable_by_users() || !have("newuidmap") {
+        eprintln!("skipped: needs root, FUSE and newuidmap");
+        return None;
+    }
+    let (uid, gid) = test_user();
+    let home = user_home(uid, gid);
+    let img = busybox_sif_copy(&home.path);
+    chown_r(&home.path, uid, gid);
+    Some((uid, gid, home, img))
+}
+
+/// `mount --mode fuse --fakeroot IMG B` of each bundle, run by `sifrun` (as the
+/// user); they share one image mount: its key. --fakeroot: the container's ids are
+/// the caller's (no allow_other needed).
+fn fuse_mounts_share(
+    sifrun: &dyn Fn(&[&str]) -> std::process::Output,
+    img: &Path,
+    bundles: &[PathBuf],
+) -> String {
+    for b in bundles {
+        let img = img.to_str().unwrap();
+        let o = sifrun(&[
+            "mount",
+            "--mode",
+            "fuse",
+            "--fakeroot",
+            img,
+            b.to_str().unwrap(),
+        ]);
+        assert_ok(&o, "user mount --mode fuse");
+    }
+    let key = shared_key(&bundles[0]).expect("shared");
+    assert_eq!(shared_key(&bundles[1]).as_deref(), Some(key.as_str()));
+    key
+}
+
 /// A user in FUSE mode: one squashfuse for two bundles of one image, in the user's
 /// own `$XDG_RUNTIME_DIR/sifrun/.images`; each bundle its own fuse-overlayfs.
 #[test]
 fn user_fuse_one_squashfuse() {
-    use crate::rootless::{
-        as_user, as_user_with, chown_r, fuse_usable_by_users, test_user, user_home,
-    };
-    if !require_root() || !fuse_usable_by_users() || !have("newuidmap") {
-        eprintln!("skipped: needs root, FUSE and newuidmap");
+    use crate::rootless::{as_user, as_user_with};
+    let Some((uid, gid, home, img)) = user_with_image() else {
         return;
-    }
-    let (uid, gid) = test_user();
-    let home = user_home(uid, gid);
+    };
     let h = &home.path;
-    let img = busybox_sif_copy(h);
-    chown_r(h, uid, gid);
     let root = h.join("state").display().to_string();
     let bundles: Vec<PathBuf> = (1..=2).map(|i| h.join(format!("b{i}"))).collect();
     struct Guard<'a>(&'a Path, u32, u32, Vec<PathBuf>);
@@ -283,25 +316,7 @@ fn user_fuse_one_squashfuse() {
             .filter(|(_, c)| c.starts_with("squashfuse"))
             .collect()
     };
-    for b in &bundles {
-        // --fakeroot: the container's ids are the caller's (no allow_other needed).
-        let o = as_user(
-            uid,
-            gid,
-            h,
-            &[
-                "mount",
-                "--mode",
-                "fuse",
-                "--fakeroot",
-                img.to_str().unwrap(),
-                b.to_str().unwrap(),
-            ],
-        );
-        assert_ok(&o, "user mount --mode fuse");
-    }
-    let key = shared_key(&bundles[0]).expect("shared");
-    assert_eq!(shared_key(&bundles[1]).as_deref(), Some(key.as_str()));
+    let key = fuse_mounts_share(&|a| as_user(uid, gid, h, a), &img, &bundles);
     assert!(h
         .join("run/sifrun/.images")
         .join(&key)
@@ -492,16 +507,11 @@ fn root_oci_run_overlay_is_mounted_inside_the_container() {
 /// mounts go to `/tmp/sifrun-UID/.images`, next to that user's default state root.
 #[test]
 fn user_without_a_runtime_dir_shares_under_tmp() {
-    use crate::rootless::{as_user_with, chown_r, fuse_usable_by_users, test_user, user_home};
-    if !require_root() || !fuse_usable_by_users() || !have("newuidmap") {
-        eprintln!("skipped: needs root, FUSE and newuidmap");
+    use crate::rootless::as_user_with;
+    let Some((uid, gid, home, img)) = user_with_image() else {
         return;
-    }
-    let (uid, gid) = test_user();
-    let home = user_home(uid, gid);
+    };
     let h = &home.path;
-    let img = busybox_sif_copy(h);
-    chown_r(h, uid, gid);
     let no_xdg = [("XDG_RUNTIME_DIR", "")];
     let images = PathBuf::from(format!("/tmp/sifrun-{uid}/.images"));
     let bundles: Vec<PathBuf> = (1..=2).map(|i| h.join(format!("nx{i}"))).collect();
@@ -526,19 +536,7 @@ fn user_without_a_runtime_dir_shares_under_tmp() {
         }
     }
     let _g = Guard(&bundles, &umount);
-    for b in &bundles {
-        let o = sifrun(&[
-            "mount",
-            "--mode",
-            "fuse",
-            "--fakeroot",
-            img.to_str().unwrap(),
-            b.to_str().unwrap(),
-        ]);
-        assert_ok(&o, "user mount without XDG_RUNTIME_DIR");
-    }
-    let key = shared_key(&bundles[0]).expect("shared without XDG_RUNTIME_DIR");
-    assert_eq!(shared_key(&bundles[1]).as_deref(), Some(key.as_str()));
+    let key = fuse_mounts_share(&sifrun, &img, &bundles);
     assert!(images.join(&key).join("refs").is_dir());
     for b in &bundles {
         assert_ok(&umount(b, false), "umount");

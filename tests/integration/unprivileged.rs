@@ -846,21 +846,13 @@ fn root_of_a_user_namespace_uses_xdg_runtime_dir() {
     let id = unique_id("userns-root");
     let o = output_with_timeout(
         {
-            use std::os::unix::process::CommandExt;
-            let mut cmd = Command::new("unshare");
+            let mut cmd = crate::rootless::user_command("unshare", u.uid, u.gid, u.h());
             cmd.arg("--map-root-user")
                 .arg(format!("--map-users={start},1,65536"))
                 .arg(format!("--map-groups={start},1,65536"))
                 .arg(SIFRUN)
                 .args(["run", "--bundle", b, &id])
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-                .env("HOME", u.h())
-                .env("XDG_RUNTIME_DIR", u.h().join("run"))
-                .current_dir(u.h())
-                .stdin(std::process::Stdio::null())
-                .uid(u.uid)
-                .gid(u.gid);
+                .stdin(std::process::Stdio::null());
             cmd
         },
         std::time::Duration::from_secs(60),
@@ -954,7 +946,6 @@ fn user_oci_run_overlay_is_mounted_inside_the_container() {
 /// write it either. Seen from the host in /proc/PID/exe of the running `oci run`.
 #[test]
 fn user_runs_from_a_sealed_copy_only_a_binary_it_can_write() {
-    use std::os::unix::process::CommandExt;
     let Some(u) = User::new() else { return };
     let img = busybox_sif_copy(u.h());
     let own = u.h().join("own-sifrun");
@@ -963,19 +954,12 @@ fn user_runs_from_a_sealed_copy_only_a_binary_it_can_write() {
     let installed = std::fs::metadata(SIFRUN).unwrap();
     assert_eq!(installed.uid(), 0, "the built binary is root's");
     for (bin, sealed) in [(Path::new(SIFRUN), false), (own.as_path(), true)] {
-        let mut c = Command::new(bin);
+        let mut c = crate::rootless::user_command(bin, u.uid, u.gid, u.h());
         c.args(["--root", &u.root(), "oci", "run", "--image"])
             .arg(&img)
             .args(["--exec", "--", "sleep", "3"])
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-            .env("HOME", u.h())
-            .env("XDG_RUNTIME_DIR", u.h().join("run"))
-            .current_dir(u.h())
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .uid(u.uid)
-            .gid(u.gid);
+            .stdout(std::process::Stdio::null());
         let mut child = c.spawn().unwrap();
         let bin_s = bin.display().to_string();
         // Once its container runs, the run has (or has not) re-executed itself.
