@@ -87,7 +87,7 @@ echo "steps: $([ "${TEST_SKIP_INSTALL:-0}" = 1 ] || echo "install ")$TEST_STEPS 
 # tests bundle-tools/tests conformance/src` and the hack/ and conformance/engines/ scripts).
 TEST_PKGS=(runc crun squashfs-tools squashfuse fuse-overlayfs fuse3 busybox-static libseccomp-dev libc6-dev
 	pkg-config umoci skopeo conmon tmux jq siftool python3 time iproute2 procps util-linux protobuf-compiler
-	mount kmod passwd uidmap coreutils tar git)
+	mount kmod passwd uidmap coreutils tar git criu)
 s_install() {
 	local missing=() p
 	export DEBIAN_FRONTEND=noninteractive

@@ -53,19 +53,25 @@ impl Checkpoint {
     }
 }
 
+/// The criu to run (`--criu`, else `criu` on PATH), or why `what` cannot be done.
+pub(super) fn criu_binary(ctx: &Ctx, what: &str) -> Result<std::path::PathBuf> {
+    let criu = ctx.criu.clone().unwrap_or_else(|| "criu".into());
+    if which(&criu).is_none() {
+        bail!(
+            "cannot {what}: criu binary {} not found: install criu or pass --criu PATH",
+            criu.display()
+        );
+    }
+    Ok(criu)
+}
+
 pub fn checkpoint(cp: Checkpoint, ctx: &Ctx) -> Result<()> {
     if let Some(flag) = cp.unsupported() {
         bail!("checkpoint {flag} is not supported: libcontainer 0.7's criu support has no such option");
     }
     let args = cp.args;
     let (mut container, _lock) = state::load(&ctx.root, &args.container_id, true)?;
-    let criu = ctx.criu.clone().unwrap_or_else(|| "criu".into());
-    if which(&criu).is_none() {
-        bail!(
-            "criu binary {} not found: install criu or pass --criu PATH",
-            criu.display()
-        );
-    }
+    let criu = criu_binary(ctx, "checkpoint")?;
     let opts = libcontainer::container::CheckpointOptions {
         ext_unix_sk: args.ext_unix_sk,
         file_locks: args.file_locks,

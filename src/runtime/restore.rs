@@ -9,7 +9,6 @@ use nix::unistd::Pid;
 
 use super::builder::check_pid_file;
 use super::bundle;
-use super::checkpoint::which;
 use super::ctx::{exit_byte, Ctx};
 use super::foreground::Foreground;
 use crate::state::cgroup::with_default_cgroups_path;
@@ -109,13 +108,7 @@ pub fn restore(args: Restore, ctx: &Ctx) -> Result<u8> {
     let id = &args.container_id;
     let prepared = bundle::prepare(id, &args.bundle)?;
     check_pid_file(args.pid_file.as_ref())?;
-    let criu = ctx.criu.clone().unwrap_or_else(|| "criu".into());
-    if which(&criu).is_none() {
-        bail!(
-            "criu binary {} not found: install criu or pass --criu PATH",
-            criu.display()
-        );
-    }
+    let criu = super::checkpoint::criu_binary(ctx, "restore")?;
     if !args.image_path.is_dir() {
         bail!(
             "no checkpoint to restore at {}: not a directory",
