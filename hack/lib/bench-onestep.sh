@@ -92,6 +92,10 @@ EOF
 		grep " $U/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	fi
 	rm -rf "$U"
+	# the user's image mounts went to /tmp/sifrun-UID/.images (runuser sets no
+	# XDG_RUNTIME_DIR): empty now, and the state root next to it is unused
+	local t=/tmp/sifrun-$(id -u "$ONESTEP_USER")
+	rmdir "$t/.images" "$t" 2>/dev/null || true
 }
 
 # the Debian tree, made once (debootstrap --variant=minbase from the apt mirror)
