@@ -356,13 +356,18 @@ fuse_for_users() {
 }
 
 # ---------------------------------------------------------------- many at once -----
+# user_fuse_daemons: how many FUSE daemons (squashfuse, fuse-overlayfs) the user runs
+user_fuse_daemons() {
+	local u=${BENCH_USER:-rtest-user}
+	echo $(($(pgrep -c -u "$u" -x squashfuse || true) + $(pgrep -c -u "$u" -x fuse-overlayfs || true)))
+}
 # many_peak SIF OUT: until OUT.stop exists, the most loop devices backed by SIF and
 # FUSE daemons of the user (squashfuse, fuse-overlayfs) seen at once, written to OUT as "loops daemons"
 many_peak() {
 	local sif=$1 out=$2 l d ml=0 md=0
 	while [ ! -e "$out.stop" ]; do
 		l=$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | grep -cxF "$sif" || true)
-		d=$(( $(pgrep -c -u "${BENCH_USER:-rtest-user}" -x squashfuse || true) + $(pgrep -c -u "${BENCH_USER:-rtest-user}" -x fuse-overlayfs || true) ))
+		d=$(user_fuse_daemons)
 		[ "$l" -gt "$ml" ] && ml=$l
 		[ "$d" -gt "$md" ] && md=$d
 		sleep 0.02
@@ -407,7 +412,7 @@ m_many() {
 				for share in shared unshared; do
 					flag=; [ "$share" = unshared ] && flag=--no-share
 					# the last cell's FUSE daemons exit after their unmount: not counted here
-					for _ in $(seq 500); do pgrep -u "${BENCH_USER:-rtest-user}" -x squashfuse >/dev/null || pgrep -u "${BENCH_USER:-rtest-user}" -x fuse-overlayfs >/dev/null || break; sleep 0.02; done
+					for _ in $(seq 500); do [ "$(user_fuse_daemons)" -gt 0 ] || break; sleep 0.02; done
 					sync; echo 1 >/proc/sys/vm/drop_caches
 					pg0=$(awk '$1 == "pgpgin" {print $2}' /proc/vmstat)
 					rm -f "$d/peak" "$d/peak.stop"

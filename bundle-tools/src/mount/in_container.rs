@@ -36,12 +36,28 @@ pub struct RootOverlay {
 /// Whether the kernel can mount the overlay where the container's init runs: as
 /// root always (the host path mounts overlayfs too); otherwise in a user namespace,
 /// on a tmpfs upper that takes user.* xattrs (Linux 6.6).
-pub(super) fn kernel_can() -> bool {
-    let has_overlay = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
-        t.lines()
-            .any(|l| l.split_whitespace().last() == Some("overlay"))
-    });
-    is_root() || (has_overlay && release_at_least(6, 6))
+fn kernel_can() -> bool {
+    let has_overlay = || {
+        std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().last() == Some("overlay"))
+        })
+    };
+    is_root() || (has_overlay() && release_at_least(6, 6))
+}
+
+/// Whether the overlay of a bundle at `bundle` over layers in `images` (the shared
+/// images dir; None: the bundle's own `layers/`) can be left to the container's init:
+/// the kernel can mount it there, and every path it takes lies under one of those
+/// two, whose names overlayfs takes.
+pub(super) fn usable(bundle: &Path, images: Option<&Path>) -> bool {
+    paths_plain(bundle, images) && kernel_can()
+}
+
+/// The lowers are `IMAGES/KEY/layers/N` (KEY hex) or `BUNDLE/layers/N`, the tmpfs
+/// `BUNDLE/overlay`: plain when the bundle and the images dir are.
+fn paths_plain(bundle: &Path, images: Option<&Path>) -> bool {
+    plain(bundle) && images.is_none_or(plain)
 }
 
 fn release_at_least(major: u32, minor: u32) -> bool {
@@ -61,22 +77,15 @@ fn plain(p: &Path) -> bool {
         .is_some_and(|s| s.starts_with('/') && !s.contains([',', ':', '\\', '\n']))
 }
 
-/// The overlay of `lowers` (bottom first) with its tmpfs at `tmpfs`, or None when a
-/// path cannot be passed (the caller mounts on the host).
-pub(super) fn overlay(lowers: &[PathBuf], tmpfs: &Path, opts: &Options) -> Option<RootOverlay> {
-    if !lowers
-        .iter()
-        .chain([&tmpfs.to_path_buf()])
-        .all(|p| plain(p))
-    {
-        return None;
-    }
-    Some(RootOverlay {
+/// The overlay of `lowers` (bottom first) with its tmpfs at `tmpfs` (paths that
+/// [`usable`] vouched for).
+pub(super) fn overlay(lowers: &[PathBuf], tmpfs: &Path, opts: &Options) -> RootOverlay {
+    RootOverlay {
         lowers: lowers.iter().rev().cloned().collect(),
         tmpfs: tmpfs.to_path_buf(),
         tmpfs_size: (opts.session_mb > 0).then(|| format!("{}m", opts.session_mb)),
         nosuid: !opts.allow_setuid,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -93,8 +102,7 @@ mod tests {
             &[PathBuf::from("/s/l0"), PathBuf::from("/s/l1")],
             Path::new("/b/overlay"),
             &opts,
-        )
-        .unwrap();
+        );
         assert_eq!(o.lowers, [PathBuf::from("/s/l1"), PathBuf::from("/s/l0")]);
         assert_eq!(o.tmpfs, Path::new("/b/overlay"));
         assert_eq!(o.tmpfs_size.as_deref(), Some("64m"));
@@ -103,10 +111,11 @@ mod tests {
 
     #[test]
     fn a_path_overlayfs_cannot_take_is_refused() {
-        let opts = Options::default();
+        assert!(paths_plain(Path::new("/b"), Some(Path::new("/i"))));
+        assert!(paths_plain(Path::new("/b"), None));
         for bad in ["/a:b", "/a,b", "rel"] {
-            assert!(overlay(&[PathBuf::from(bad)], Path::new("/t"), &opts).is_none());
-            assert!(overlay(&[PathBuf::from("/l")], Path::new(bad), &opts).is_none());
+            assert!(!paths_plain(Path::new(bad), None));
+            assert!(!paths_plain(Path::new("/b"), Some(Path::new(bad))));
         }
     }
 }

@@ -341,7 +341,7 @@ fn build(
         && st.mode != MountMode::Extract
         && ctx.overlays.is_empty()
         && layers.len() == 1
-        && in_container::kernel_can();
+        && in_container::usable(&st.bundle, images.as_deref());
     let mut dirs = lay.dirs(own_layers);
     if in_container {
         // upper/ and work/ are made on the container's tmpfs.
@@ -367,15 +367,10 @@ fn build(
                 (0..layers.len()).map(|i| lay.layer(i)).collect()
             }
         };
-        in_init = in_container
-            .then(|| in_container::overlay(&lowers, &lay.overlay, ctx.opts))
-            .flatten();
-        if in_init.is_some() {
+        if in_container {
             read_root = lowers[0].clone();
+            in_init = Some(in_container::overlay(&lowers, &lay.overlay, ctx.opts));
         } else {
-            if in_container {
-                st.mkdirs(&[(lay.upper.clone(), 0o755), (lay.work.clone(), 0o700)])?;
-            }
             let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
             let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
             match st.mode {

@@ -92,8 +92,8 @@ pub struct Options {
     /// `mount` keeps everything in the bundle.
     pub share: bool,
     /// The bundle is run by sifrun alone: mount its overlay (on a tmpfs upper, as
-    /// SingularityCE's OCI mode does) inside the container, from annotations, rather
-    /// than on the host (see `mount::in_container`). Off by default: a plain `mount`
+    /// SingularityCE's OCI mode does) inside the container rather than on the host
+    /// (see `mount::in_container`; `Mounted::overlay` says what to mount). Off by default: a plain `mount`
     /// makes a bundle any runtime can run.
     pub overlay_in_container: bool,
 }

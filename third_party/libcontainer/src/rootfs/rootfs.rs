@@ -86,6 +86,7 @@ impl RootFS {
 
         // sifrun patch 0052
         if let Some(overlay) = overlay {
+            // The builder checked it already; this function is public.
             overlay.validate(spec)?;
             overlay.mount(self.syscall.as_ref(), rootfs)?;
         }
@@ -305,7 +306,7 @@ impl RootfsOverlay {
     /// `rootfs`. Call it in the container's mount namespace once the root's
     /// propagation keeps mounts from reaching the host.
     pub fn mount(&self, syscall: &dyn Syscall, rootfs: &Path) -> Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
         let mut flags = MsFlags::MS_NODEV;
         if self.nosuid {
             flags |= MsFlags::MS_NOSUID;
@@ -330,12 +331,7 @@ impl RootfsOverlay {
             std::fs::DirBuilder::new()
                 .mode(mode)
                 .create(d)
-                .map_err(|err| {
-                    RootfsError::Mount(super::mount::MountError::Custom(format!(
-                        "rootfs overlay: mkdir {}: {err}",
-                        d.display()
-                    )))
-                })?;
+                .map_err(|err| custom(format!("rootfs overlay: mkdir {}: {err}", d.display())))?;
         }
         // The merged root shows the upper's root: give it the image's owner and mode.
         let top = std::fs::metadata(&self.lowers[0]).map_err(|err| {
@@ -344,14 +340,9 @@ impl RootfsOverlay {
                 self.lowers[0].display()
             ))
         })?;
-        {
-            use std::os::unix::fs::MetadataExt;
-            std::os::unix::fs::chown(&upper, Some(top.uid()), Some(top.gid()))
-                .and_then(|()| std::fs::set_permissions(&upper, top.permissions()))
-                .map_err(|err| {
-                    custom(format!("rootfs overlay: chown {}: {err}", upper.display()))
-                })?;
-        }
+        std::os::unix::fs::chown(&upper, Some(top.uid()), Some(top.gid()))
+            .and_then(|()| std::fs::set_permissions(&upper, top.permissions()))
+            .map_err(|err| custom(format!("rootfs overlay: chown {}: {err}", upper.display())))?;
         let lowers: Vec<_> = self.lowers.iter().map(|p| p.to_string_lossy()).collect();
         let mut data = format!(
             "lowerdir={},upperdir={},workdir={}",
