@@ -20,6 +20,9 @@ impl OciDir {
     pub const RUNTIME_LOG: &'static str = "runtime.log";
     /// The temporary bundle of `oci run --image`.
     pub const BUNDLE: &'static str = "bundle";
+    /// Locked by a live `oci run --image` (and its forked run) for as long as it
+    /// runs: unlocked, the dir is what a SIGKILLed run left.
+    pub const RUN_LOCK: &'static str = "run.lock";
 
     pub fn new(root: &Path, id: &str) -> Result<Self> {
         crate::state::container::validate_id(id)?;
@@ -45,6 +48,41 @@ impl OciDir {
             .and_then(|s| s.trim().parse().ok())
     }
 
+    /// Marks the dir as a live run's: [`Self::RUN_LOCK`] appears already locked (made
+    /// and locked under another name, then renamed), so a sweeper that can lock it
+    /// knows its run is dead. The lock lasts as long as the returned file.
+    pub fn hold_run(&self) -> Result<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let tmp = self.path(".run.lock.tmp");
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.try_lock()
+            .with_context(|| format!("cannot lock {}", tmp.display()))?;
+        std::fs::rename(&tmp, self.path(Self::RUN_LOCK))
+            .with_context(|| format!("cannot rename {}", tmp.display()))?;
+        Ok(f)
+    }
+
+    /// The lock of a run that is no longer running (SIGKILLed: nothing cleaned up),
+    /// taken; None for a live run, a dir of `oci create`, or one being set up.
+    pub fn dead_run(&self) -> Option<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(self.path(Self::RUN_LOCK))
+            .ok()?;
+        f.try_lock().ok()?;
+        // Still the dir's lock, not one another cleaner has just removed?
+        crate::state::claim::is_linked(&f, &self.path(Self::RUN_LOCK)).then_some(f)
+    }
+
     /// Removes the files the monitor and `oci run` put here, then the dir (and
     /// `.oci` when it is empty). Only known names: a still-mounted bundle of a
     /// concurrent `oci run --image` must never be walked into.
@@ -56,6 +94,7 @@ impl OciDir {
             Self::EXIT,
             Self::MONITOR_PID,
             Self::RUNTIME_LOG,
+            Self::RUN_LOCK,
         ] {
             match std::fs::remove_file(self.path(name)) {
                 Ok(()) => {}

@@ -165,13 +165,22 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
         signals.add(s);
     }
     signals.thread_block()?;
+    sweep_dead_runs(ctx);
     let dir = create::claim_dir(ctx, &id)?;
+    let held = match dir.hold_run() {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = dir.remove();
+            return Err(e);
+        }
+    };
     let bundle = dir.path(OciDir::BUNDLE);
     let result = image::mount_with(&image, &bundle, args.mode, &opts, &policy, !args.no_share)
         .and_then(|overlay| {
             run_child(&bundle, &id, overlay.map(init_overlay), args, ctx, &signals)
         });
     let cleanup = clean_up(ctx, &id, &dir, &bundle);
+    drop(held);
     let code = result?;
     cleanup?;
     Ok(code)
@@ -284,6 +293,31 @@ fn kill_container(ctx: &Ctx, id: &str) {
         },
         ctx,
     );
+}
+
+/// Cleans up after the `oci run --image` runs in this state root that were SIGKILLed
+/// (a scheduler's cancel, the OOM killer): their container, bundle and share of the
+/// image mount would otherwise stay until `oci delete` / `umount --force` by hand. A
+/// run counts as dead once neither it nor its forked run holds its lock.
+fn sweep_dead_runs(ctx: &Ctx) {
+    let Ok(rd) = std::fs::read_dir(ctx.root.join(".oci")) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Some(id) = e.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let Ok(dir) = OciDir::new(&ctx.root, &id) else {
+            continue;
+        };
+        let Some(_lock) = dir.dead_run() else {
+            continue;
+        };
+        tracing::debug!("cleaning up after the killed run {id:?}");
+        if let Err(e) = clean_up(ctx, &id, &dir, &dir.path(OciDir::BUNDLE)) {
+            tracing::warn!("cleaning up after the killed run {id:?}: {e:#}");
+        }
+    }
 }
 
 /// Whatever happened: no container, no mounts or loop devices, no state dir.

@@ -14,7 +14,7 @@ fn lock_path(root: &Path, id: &str) -> PathBuf {
 }
 
 /// Whether `path` still names the open `file`.
-fn is_linked(file: &File, path: &Path) -> bool {
+pub(crate) fn is_linked(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (file.metadata(), std::fs::metadata(path)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),

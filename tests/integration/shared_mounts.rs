@@ -548,3 +548,93 @@ fn user_without_a_runtime_dir_shares_under_tmp() {
     let _ = std::fs::remove_dir(&images);
     let _ = std::fs::remove_dir(images.parent().unwrap());
 }
+
+/// A SIGKILLed `oci run --image` (a scheduler's cancel) leaves its container, bundle
+/// and share of the image mount; the next `oci run` in that state root cleans them up
+/// and leaves a live run alone.
+#[test]
+fn a_killed_oci_run_is_cleaned_up_by_the_next() {
+    use std::os::unix::process::CommandExt;
+    if !crate::common::oci::can_run("oci run --image") {
+        return;
+    }
+    let s = Bundles::new("killed");
+    let img = busybox_sif_copy(&s.dir().path);
+    let state = s.0.state();
+    let run = |id: &str, script: &str| {
+        let mut c = Command::new(SIFRUN);
+        c.arg("--root")
+            .arg(&state)
+            .args(["oci", "run", "--mode", "kernel", "--image"])
+            .arg(&img)
+            .arg(id)
+            .args(["--exec", "--", "sh", "-c", script])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0);
+        c
+    };
+    let running = || -> Vec<String> {
+        let o = Command::new(SIFRUN)
+            .arg("--root")
+            .arg(&state)
+            .args(["list", "-q"])
+            .output()
+            .unwrap();
+        let mut ids: Vec<String> = stdout(&o).lines().map(String::from).collect();
+        ids.sort();
+        ids
+    };
+    let oci_dirs = || -> usize { std::fs::read_dir(state.join(".oci")).map_or(0, |d| d.count()) };
+    /// Kills both runs' process groups, then sweeps what they left with one more run.
+    struct Guard<'a>(Vec<u32>, &'a dyn Fn(&str, &str) -> Command);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            for pg in &self.0 {
+                unsafe { libc::kill(-(*pg as i32), libc::SIGKILL) };
+            }
+            let _ =
+                output_with_timeout((self.1)(&unique_id("swp"), "true"), Duration::from_secs(60));
+        }
+    }
+    let (doomed_id, live_id) = (unique_id("kld"), unique_id("liv"));
+    let mut doomed = run(&doomed_id, "sleep 600").spawn().unwrap();
+    let mut live = run(&live_id, "sleep 600").spawn().unwrap();
+    let _guard = Guard(vec![doomed.id(), live.id()], &run);
+    let mut both = vec![doomed_id.clone(), live_id.clone()];
+    both.sort();
+    let up = settle(Duration::from_secs(30), || {
+        if running() == both {
+            vec![]
+        } else {
+            vec![()]
+        }
+    });
+    assert!(up.is_empty(), "both runs up: {:?}", running());
+    unsafe { libc::kill(-(doomed.id() as i32), libc::SIGKILL) };
+    doomed.wait().unwrap();
+    // The container's init is in a session of its own: it outlives its run.
+    assert_eq!(running(), both, "what the killed run left");
+    assert_eq!(oci_dirs(), 2);
+    let o = output_with_timeout(run(&unique_id("nxt"), "true"), Duration::from_secs(60));
+    assert!(o.status.success(), "next oci run: {:?}", o.status);
+    assert_eq!(
+        running(),
+        std::slice::from_ref(&live_id),
+        "the killed run's container is gone"
+    );
+    assert_eq!(oci_dirs(), 1, "the killed run's dir is gone");
+    assert_eq!(
+        loop_devices_of(&img).len(),
+        1,
+        "the live run keeps the image mount"
+    );
+    // The live run ends cleanly (its sh ignores SIGTERM: killed after the grace).
+    unsafe { libc::kill(live.id() as i32, libc::SIGTERM) };
+    live.wait().unwrap();
+    assert!(running().is_empty(), "{:?}", running());
+    assert_eq!(oci_dirs(), 0);
+    let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
+    assert!(loops.is_empty(), "loop devices left: {loops:?}");
+    assert!(mounts_under(&s.dir().path).is_empty());
+}
