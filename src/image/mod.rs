@@ -83,7 +83,7 @@ pub fn overlay_in_container() -> bool {
 
 /// Mount with `opts` under `policy`, telling the user what the options could not do.
 /// Returns the root overlay left to the container's init, if
-/// `opts.overlay_in_container` got one.
+/// `opts.overlay_in_container` got one, and the warm-up `opts.prefetch` started.
 pub fn mount_with(
     image: &std::path::Path,
     bundle_dir: &std::path::Path,
@@ -91,7 +91,7 @@ pub fn mount_with(
     opts: &Options,
     policy: &Policy,
     share: bool,
-) -> anyhow::Result<Option<bundle::RootOverlay>> {
+) -> anyhow::Result<(Option<bundle::RootOverlay>, Option<bundle::Prefetch>)> {
     let opts = &Options {
         share: sharing(share),
         ..opts.clone()
@@ -101,7 +101,7 @@ pub fn mount_with(
     for n in &m.notes {
         eprintln!("sifrun: {n}");
     }
-    Ok(m.overlay)
+    Ok((m.overlay, m.prefetch))
 }
 
 #[derive(clap::Args, Debug)]

@@ -148,6 +148,8 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
     opts.terminal = Some(isatty(0).unwrap_or(false) && isatty(1).unwrap_or(false));
     // The bundle is this run's alone.
     opts.overlay_in_container = image::overlay_in_container();
+    // The container starts at once: its program is read while it is set up.
+    opts.prefetch = true;
     let image = super::image_cache::resolve(image)?;
     let id = match &args.container_id {
         Some(id) => id.clone(),
@@ -176,8 +178,11 @@ fn run_image(image: &str, args: &Run, ctx: &Ctx) -> Result<u8> {
     };
     let bundle = dir.path(OciDir::BUNDLE);
     let result = image::mount_with(&image, &bundle, args.mode, &opts, &policy, !args.no_share)
-        .and_then(|overlay| {
-            run_child(&bundle, &id, overlay.map(init_overlay), args, ctx, &signals)
+        .and_then(|(overlay, prefetch)| {
+            let code = run_child(&bundle, &id, overlay.map(init_overlay), args, ctx, &signals);
+            // Its files are closed before the image is unmounted.
+            drop(prefetch);
+            code
         });
     let cleanup = clean_up(ctx, &id, &dir, &bundle);
     drop(held);
@@ -211,7 +216,9 @@ fn run_child(
     // A fork, not an exec of `sifrun run`: this process is already sealed, parsed and
     // set up, and a second start of the binary was a tenth of an `oci run`. Only
     // this thread survives the fork (nothing else runs here by now but the
-    // short-lived cgroup warm-up, which takes no lock), and the child ends in _exit.
+    // short-lived cgroup warm-up, which takes no lock, and the prefetch, which only
+    // reads files and whose allocations glibc's fork keeps consistent), and the
+    // child ends in _exit.
     // SAFETY: see above; the child only runs the `run` below and exits.
     let pid = match unsafe { nix::unistd::fork() }.context("cannot fork the run")? {
         nix::unistd::ForkResult::Child => {

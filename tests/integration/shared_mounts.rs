@@ -638,3 +638,88 @@ fn a_killed_oci_run_is_cleaned_up_by_the_next() {
     assert!(loops.is_empty(), "loop devices left: {loops:?}");
     assert!(mounts_under(&s.dir().path).is_empty());
 }
+
+/// `oci run --image` reads the container's program into the page cache while the
+/// container is being set up: a script entry point found on PATH is resident in
+/// full while the container runs, though its shell reads only its first lines.
+#[test]
+fn oci_run_warms_the_entry_point() {
+    use std::os::unix::fs::PermissionsExt;
+    if !crate::common::oci::can_run("oci run --image") {
+        return;
+    }
+    let s = Bundles::new("warm");
+    let tree = s.dir().path.join("tree");
+    make_rootfs(&tree);
+    let mut script = b"#!/bin/sh\ntouch /data/up; i=0\n\
+        while [ ! -e /data/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\nexit 0\n"
+        .to_vec();
+    // Never read by sh: it comes after `exit`.
+    script.resize(8 << 20, b'#');
+    let entry = tree.join("bin/entry");
+    std::fs::write(&entry, &script).unwrap();
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let img = s.dir().path.join("entry.sif");
+    let o = Command::new(SIFRUN)
+        .args(["sif", "build", "-q"])
+        .arg(&img)
+        .arg(format!("dir:{}", tree.display()))
+        .output()
+        .unwrap();
+    assert_ok(&o, "sif build");
+    let data = s.dir().path.join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut c = Command::new(SIFRUN);
+    c.arg("--root")
+        .arg(s.0.state())
+        .args(["oci", "run", "--mode", "kernel", "-B"])
+        .arg(format!("{}:/data", data.display()))
+        .arg("--image")
+        .arg(&img)
+        .args(["--exec", "--", "entry"]);
+    let resident = |f: &Path| -> u64 {
+        let o = Command::new("fincore")
+            .args(["--bytes", "--noheadings", "--output", "RES"])
+            .arg(f)
+            .output()
+            .unwrap();
+        stdout(&o).trim().parse().unwrap_or(0)
+    };
+    let (o, res) = std::thread::scope(|sc| {
+        let run = sc.spawn(move || output_with_timeout(c, Duration::from_secs(60)));
+        let up = settle(Duration::from_secs(30), || {
+            if data.join("up").exists() || run.is_finished() {
+                vec![]
+            } else {
+                vec![()]
+            }
+        });
+        // The image's shared lower mount: the file as the container reads it.
+        let lower = squashfs_mounts_of(&img)
+            .first()
+            .and_then(|l| l.split(' ').nth(4).map(PathBuf::from));
+        let mut res = 0;
+        if let (true, Some(lower)) = (up.is_empty(), lower) {
+            let f = lower.join("bin/entry");
+            settle(Duration::from_secs(10), || {
+                res = resident(&f);
+                if res >= script.len() as u64 {
+                    vec![]
+                } else {
+                    vec![res]
+                }
+            });
+        }
+        std::fs::write(data.join("go"), "").unwrap();
+        (run.join().unwrap(), res)
+    });
+    assert_ok(&o, "oci run --image");
+    assert_eq!(
+        res,
+        script.len() as u64,
+        "bytes of /bin/entry in the page cache"
+    );
+    let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
+    assert!(loops.is_empty(), "loop devices left: {loops:?}");
+    assert!(mounts_under(&s.dir().path).is_empty());
+}

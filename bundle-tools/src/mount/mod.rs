@@ -36,6 +36,7 @@ pub mod loopdev;
 mod mode;
 mod mountinfo;
 mod plan;
+mod prefetch;
 mod shared;
 mod state;
 mod teardown;
@@ -54,6 +55,7 @@ pub use mode::MountMode;
 use mode::{is_root, merr};
 pub use mountinfo::is_mountpoint;
 use plan::{Layer, Layout, Source};
+pub use prefetch::Prefetch;
 pub use shared::images_dir;
 pub use state::{LoopRecord, MountRecord, MountState, SharedRef, STATE_FILE};
 
@@ -75,6 +77,9 @@ pub struct Mounted {
     /// The root overlay left to the container's init (`Options::overlay_in_container`):
     /// the bundle's `rootfs` is an empty directory until then.
     pub overlay: Option<RootOverlay>,
+    /// The warm-up of the container's program (`Options::prefetch`), to be finished
+    /// before the bundle is unmounted.
+    pub prefetch: Option<Prefetch>,
 }
 
 /// What a container of this caller needs from FUSE: `allow_other` when its root is
@@ -261,12 +266,13 @@ pub fn mount_trusted(
         let _ = teardown(&mut st, true, true);
         return Err(e);
     }
-    let done = |st: MountState, (mut notes, overlay): Built| {
+    let done = |st: MountState, (mut notes, overlay, prefetch): Built| {
         notes.splice(0..0, mode_notes.iter().cloned());
         Mounted {
             state: st,
             notes,
             overlay,
+            prefetch,
         }
     };
     match build(&mut st, &source_path, &source, &layers, &ctx) {
@@ -315,9 +321,9 @@ struct BuildCtx<'a> {
     other_users: bool,
 }
 
-/// What `build` gives back: the notes for the user and the overlay left to the
-/// container's init.
-type Built = (Vec<String>, Option<RootOverlay>);
+/// What `build` gives back: the notes for the user, the overlay left to the
+/// container's init and the warm-up of its program.
+type Built = (Vec<String>, Option<RootOverlay>, Option<Prefetch>);
 
 /// Make the bundle in `st.mode`: directories, layers, overlay (or what the
 /// container's init needs to mount it), `config.json` and the files the options put
@@ -390,6 +396,11 @@ fn build(
         }
         Source::Native => config::native_bundle_spec(ctx.name, &t, ctx.opts, ctx.host)?,
     };
+    // Started before the bundle's files are written: it reads while this thread
+    // writes them and the runtime creates the container.
+    let prefetch = (ctx.opts.prefetch && st.mode != MountMode::Extract)
+        .then(|| Prefetch::start(&read_root, spec.process().as_ref()))
+        .flatten();
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
     // Recorded before they are written, so a kill in between leaves nothing unknown.
     let mut paths = vec![lay.config.clone()];
@@ -416,7 +427,7 @@ fn build(
         write_file(&st.bundle.join(&f.path), &f.contents, f.mode)?;
     }
     write_file(&lay.config, &json, 0o644)?;
-    Ok((applied.notes, in_init))
+    Ok((applied.notes, in_init, prefetch))
 }
 
 /// A writable overlay's (upper, work) directories.

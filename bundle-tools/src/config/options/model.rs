@@ -96,6 +96,10 @@ pub struct Options {
     /// (see `mount::in_container`; `Mounted::overlay` says what to mount). Off by default: a plain `mount`
     /// makes a bundle any runtime can run.
     pub overlay_in_container: bool,
+    /// Read the container's program into the page cache while the bundle is made and
+    /// the container set up (`mount::Prefetch`; `Mounted::prefetch`). Off by default:
+    /// only a caller that runs the container at once gains from it.
+    pub prefetch: bool,
 }
 
 /// What the image says, for the options that depend on it.
