@@ -52,13 +52,14 @@ pub(super) fn mount_layer(
     )
 }
 
-/// Mount fuse-overlayfs at `rootfs` with options `opts`.
-pub(super) fn mount_overlay(
+/// Start fuse-overlayfs at `rootfs` with options `opts`; it serves the bundle once
+/// [`Starting::ready`] returns, and the caller may do other work meanwhile.
+pub(super) fn start_overlay(
     st: &mut MountState,
     rootfs: &Path,
     opts: &str,
     other_users: bool,
-) -> Result<()> {
+) -> Result<Starting> {
     let mut o = opts.to_string();
     if is_root() || other_users {
         o.push_str(",allow_other");
@@ -69,7 +70,7 @@ pub(super) fn mount_overlay(
         o.push_str(",xattr_permissions=2");
     }
     st.will_mount(rootfs, "fuse.fuse-overlayfs", true)?;
-    run_daemon(
+    start_daemon(
         rootfs,
         "fuse-overlayfs",
         &[OsStr::new("-o"), OsStr::new(&o), rootfs.as_os_str()],
@@ -100,13 +101,15 @@ pub(super) fn fusermount_unmount(target: &Path, force: bool) -> Result<()> {
         run_tool("fusermount3", &[OsStr::new("-u"), target.as_os_str()])
             .or_else(|_| run_tool("fusermount", &[OsStr::new("-u"), target.as_os_str()]))
     };
-    // Busy until the daemon stacked above has exited: retry a while.
+    // Busy until the daemon stacked above has exited, usually a millisecond or two
+    // after its own unmount: retry from 1 ms, backing off to 10 ms, for 2 s in all
+    // (each try is an exec of the setuid helper, so not much more often).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut pause = std::time::Duration::from_millis(1);
     let mut r = fusermount();
-    for _ in 0..200 {
-        if r.is_ok() || !is_mountpoint(target) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    while r.is_err() && is_mountpoint(target) && std::time::Instant::now() < deadline {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(10));
         r = fusermount();
     }
     match r {
@@ -120,41 +123,93 @@ pub(super) fn fusermount_unmount(target: &Path, force: bool) -> Result<()> {
     }
 }
 
-/// [`run_tool`] for a FUSE daemon, which returns once it serves `dir`. A large
-/// image can take a while: on a terminal, say what for after a second.
+/// [`run_tool`] for a FUSE daemon, which returns once it serves `dir`.
 fn run_daemon(dir: &Path, tool: &str, args: &[&OsStr]) -> Result<()> {
-    if !std::io::stderr().is_terminal() {
-        return run_tool(tool, args);
-    }
-    let (done, waiting) = std::sync::mpsc::channel::<()>();
-    let msg = format!("sifrun: waiting for {tool} to serve {} ...", dir.display());
-    let notice = std::thread::spawn(move || {
-        let second = std::time::Duration::from_secs(1);
-        if waiting.recv_timeout(second) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
-            eprintln!("{msg}");
+    start_daemon(dir, tool, args)?.ready()
+}
+
+fn start_daemon(dir: &Path, tool: &str, args: &[&OsStr]) -> Result<Starting> {
+    Ok(Starting {
+        dir: dir.to_path_buf(),
+        tool: spawn_tool(tool, args)?,
+    })
+}
+
+/// A FUSE daemon on its way: it serves its mount once its first process, which
+/// forks the daemon off, has exited.
+pub(super) struct Starting {
+    dir: std::path::PathBuf,
+    tool: Tool,
+}
+
+impl Starting {
+    /// Wait until the daemon serves. A large image can take a while: on a terminal,
+    /// say what for after a second.
+    pub(super) fn ready(self) -> Result<()> {
+        if !std::io::stderr().is_terminal() {
+            return self.tool.finish();
         }
-    });
-    let r = run_tool(tool, args);
-    drop(done);
-    let _ = notice.join();
-    r
+        let (done, waiting) = std::sync::mpsc::channel::<()>();
+        let msg = format!(
+            "sifrun: waiting for {} to serve {} ...",
+            self.tool.name,
+            self.dir.display()
+        );
+        let notice = std::thread::spawn(move || {
+            let second = std::time::Duration::from_secs(1);
+            if waiting.recv_timeout(second) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                eprintln!("{msg}");
+            }
+        });
+        let r = self.tool.finish();
+        drop(done);
+        let _ = notice.join();
+        r
+    }
+}
+
+/// A helper tool started, its output captured.
+struct Tool {
+    name: String,
+    child: std::process::Child,
+}
+
+impl Tool {
+    /// Wait for it: an error with the last line it printed if it failed.
+    fn finish(self) -> Result<()> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| merr(format!("cannot run {}: {e}", self.name)))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(merr(format!(
+                "{} failed ({}): {}",
+                self.name,
+                out.status,
+                err.trim().lines().last().unwrap_or("")
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn spawn_tool(tool: &str, args: &[&OsStr]) -> Result<Tool> {
+    let child = Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| merr(format!("cannot run {tool}: {e}")))?;
+    Ok(Tool {
+        name: tool.to_string(),
+        child,
+    })
 }
 
 fn run_tool(tool: &str, args: &[&OsStr]) -> Result<()> {
-    let out = Command::new(tool)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| merr(format!("cannot run {tool}: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(merr(format!(
-            "{tool} failed ({}): {}",
-            out.status,
-            err.trim().lines().last().unwrap_or("")
-        )));
-    }
-    Ok(())
+    spawn_tool(tool, args)?.finish()
 }
 
 /// FUSE daemons (squashfuse, fuse-overlayfs) whose mount point is at or below `dir`.

@@ -356,6 +356,7 @@ fn build(
     st.mkdirs(&dirs)?;
     let mut read_root = lay.rootfs.clone();
     let mut in_init = None;
+    let mut starting = None;
     if st.mode == MountMode::Extract {
         extract::extract(image, layers, &lay.rootfs)?;
     } else {
@@ -373,22 +374,57 @@ fn build(
                 (0..layers.len()).map(|i| lay.layer(i)).collect()
             }
         };
-        if in_container {
+        // One layer and nothing over it: config.json's files are read from the layer
+        // itself, one FUSE hop (or none) instead of two, and not the overlay's first
+        // request, which waits for its daemon to be ready.
+        if layers.len() == 1 && ctx.overlays.is_empty() {
             read_root = lowers[0].clone();
+        }
+        if in_container {
             in_init = Some(in_container::overlay(&lowers, &lay.overlay, ctx.opts));
         } else {
             let (extra, upper) = overlay_items(st, &lay, &ctx.overlays, ctx.other_users)?;
             let opts = lay.overlay_options(&lowers, &extra, upper.as_ref());
             match st.mode {
-                MountMode::Fuse => fuse::mount_overlay(st, &lay.rootfs, &opts, ctx.other_users)?,
+                MountMode::Fuse => {
+                    starting = Some(fuse::start_overlay(
+                        st,
+                        &lay.rootfs,
+                        &opts,
+                        ctx.other_users,
+                    )?)
+                }
                 // The bundle's own upper is thrown away at umount: nothing to sync.
                 _ => kernel::mount_overlay(st, &lay.rootfs, &opts, upper.is_none())?,
             }
         }
     }
+    // The bundle's files are made while fuse-overlayfs starts, unless they are read
+    // through it.
+    if read_root == lay.rootfs {
+        if let Some(s) = starting.take() {
+            s.ready()?;
+        }
+    }
+    let rest = write_bundle(st, &lay, source, ctx, &read_root);
+    let ready = starting.map_or(Ok(()), fuse::Starting::ready);
+    let (notes, prefetch) = rest?;
+    ready?;
+    Ok((notes, in_init, prefetch))
+}
+
+/// config.json (its files read under `read_root`) and the files the options put next
+/// to it; the notes for the user and the warm-up of the container's program.
+fn write_bundle(
+    st: &mut MountState,
+    lay: &Layout,
+    source: &Source,
+    ctx: &BuildCtx,
+    read_root: &Path,
+) -> Result<(Vec<String>, Option<Prefetch>)> {
     let t = config::Target {
         bundle: &st.bundle,
-        rootfs: &read_root,
+        rootfs: read_root,
     };
     let (spec, applied) = match source {
         Source::Oci(img) => {
@@ -399,7 +435,7 @@ fn build(
     // Started before the bundle's files are written: it reads while this thread
     // writes them and the runtime creates the container.
     let prefetch = (ctx.opts.prefetch && st.mode != MountMode::Extract)
-        .then(|| Prefetch::start(&read_root, spec.process().as_ref()))
+        .then(|| Prefetch::start(read_root, spec.process().as_ref()))
         .flatten();
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Config(e.to_string()))?;
     // Recorded before they are written, so a kill in between leaves nothing unknown.
@@ -427,7 +463,7 @@ fn build(
         write_file(&st.bundle.join(&f.path), &f.contents, f.mode)?;
     }
     write_file(&lay.config, &json, 0o644)?;
-    Ok((applied.notes, in_init, prefetch))
+    Ok((applied.notes, prefetch))
 }
 
 /// A writable overlay's (upper, work) directories.
