@@ -8,8 +8,9 @@ use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use super::mode::{is_root, merr};
+use super::mode::{is_root, merr, retry};
 use super::mountinfo::is_mountpoint;
 use super::plan::Layer;
 use super::state::MountState;
@@ -104,14 +105,13 @@ pub(super) fn fusermount_unmount(target: &Path, force: bool) -> Result<()> {
     // Busy until the daemon stacked above has exited, usually a millisecond or two
     // after its own unmount: retry from 1 ms, backing off to 10 ms, for 2 s in all
     // (each try is an exec of the setuid helper, so not much more often).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let mut pause = std::time::Duration::from_millis(1);
-    let mut r = fusermount();
-    while r.is_err() && is_mountpoint(target) && std::time::Instant::now() < deadline {
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(std::time::Duration::from_millis(10));
-        r = fusermount();
-    }
+    let r = retry(
+        Duration::from_millis(1),
+        Duration::from_millis(10),
+        Duration::from_secs(2),
+        fusermount,
+        |r| r.is_err() && is_mountpoint(target),
+    );
     match r {
         Ok(()) => Ok(()),
         Err(_) if !is_mountpoint(target) => Ok(()),

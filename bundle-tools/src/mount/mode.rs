@@ -1,5 +1,7 @@
 //! The mount mode, and the small helpers every layer shares.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -36,6 +38,27 @@ impl std::str::FromStr for MountMode {
 
 pub(super) fn merr(m: impl Into<String>) -> Error {
     Error::Mount(m.into())
+}
+
+/// Calls `attempt` until `again` is false for its result, sleeping `first` between
+/// tries and doubling that up to `max`, for `total` in all; the last result. For a
+/// mount that stays busy until a FUSE daemon above it has exited.
+pub(super) fn retry<R>(
+    first: Duration,
+    max: Duration,
+    total: Duration,
+    mut attempt: impl FnMut() -> R,
+    mut again: impl FnMut(&R) -> bool,
+) -> R {
+    let deadline = std::time::Instant::now() + total;
+    let mut pause = first;
+    let mut r = attempt();
+    while again(&r) && std::time::Instant::now() < deadline {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(max);
+        r = attempt();
+    }
+    r
 }
 
 pub(super) fn is_root() -> bool {

@@ -28,11 +28,11 @@ const CHUNK: usize = 256 << 10;
 /// Program, interpreter, the interpreter's loader.
 const CHAIN: usize = 3;
 
-/// A running warm-up. Stopped and joined on [`Prefetch::finish`] or drop, so no
+/// A running warm-up. Stopped and joined when dropped, so no
 /// file of the image stays open when it is unmounted.
 pub struct Prefetch {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<u64>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Prefetch {
@@ -56,28 +56,23 @@ impl Prefetch {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("prefetch".into())
-            .spawn(move || warm(&root, &programs, &path, &cwd, &flag))
+            .spawn(move || {
+                warm(&root, &programs, &path, &cwd, &flag);
+            })
             .ok()?;
         Some(Prefetch {
             stop,
             thread: Some(thread),
         })
     }
-
-    /// Stop reading and wait for the thread; the bytes it read.
-    pub fn finish(mut self) -> u64 {
-        self.join()
-    }
-
-    fn join(&mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0)
-    }
 }
 
 impl Drop for Prefetch {
     fn drop(&mut self) {
-        self.join();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

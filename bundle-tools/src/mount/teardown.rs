@@ -4,11 +4,12 @@
 
 use std::fs;
 use std::path::Path;
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::mount::MntFlags;
 
-use super::mode::{is_root, merr};
+use super::mode::{is_root, merr, retry};
 use super::state::{MountRecord, MountState, SharedRef, STATE_FILE, TMP_STATE_FILE};
 use super::{fuse, loopdev, mountinfo::mounts_under};
 use crate::error::{Error, Result};
@@ -83,14 +84,13 @@ fn unmount_one(m: &MountRecord, force: bool) -> Result<()> {
     // which happens asynchronously after its own unmount: retry EBUSY for a while.
     // The daemon is usually gone within a millisecond or two: poll from 200 µs,
     // backing off to 5 ms, for 2 s in all.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let mut pause = std::time::Duration::from_micros(200);
-    let mut r = nix::mount::umount2(&m.target, MntFlags::empty());
-    while m.fuse && r == Err(Errno::EBUSY) && std::time::Instant::now() < deadline {
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(std::time::Duration::from_millis(5));
-        r = nix::mount::umount2(&m.target, MntFlags::empty());
-    }
+    let r = retry(
+        Duration::from_micros(200),
+        Duration::from_millis(5),
+        Duration::from_secs(2),
+        || nix::mount::umount2(&m.target, MntFlags::empty()),
+        |r| m.fuse && *r == Err(Errno::EBUSY),
+    );
     match r {
         Ok(()) => Ok(()),
         // Not mounted (any more) or gone: nothing to undo.
