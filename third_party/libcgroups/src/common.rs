@@ -482,15 +482,18 @@ pub fn get_all_pids(path: &Path) -> Result<Vec<Pid>, WrappedIoError> {
     let mut result = vec![];
     walk_dir(path, &mut |p| {
         let file_path = p.join(CGROUP_PROCS);
-        if file_path.exists() {
-            let file = File::open(&file_path).wrap_open(&file_path)?;
-            for line in BufReader::new(file).lines().map_while(Result::ok) {
-                result.push(Pid::from_raw(
-                    line.parse::<i32>()
-                        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
-                        .wrap_other(&file_path)?,
-                ))
-            }
+        // sifrun patch 0011: opened, not stat'ed first (one syscall per cgroup)
+        let file = match File::open(&file_path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err).wrap_open(&file_path),
+        };
+        for line in BufReader::new(file).lines().map_while(Result::ok) {
+            result.push(Pid::from_raw(
+                line.parse::<i32>()
+                    .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+                    .wrap_other(&file_path)?,
+            ))
         }
         Ok::<(), WrappedIoError>(())
     })?;
@@ -505,10 +508,10 @@ where
     c(path)?;
     for entry in fs::read_dir(path).wrap_read(path)? {
         let entry = entry.wrap_open(path)?;
-        let path = entry.path();
-
-        if path.is_dir() {
-            walk_dir(&path, c)?;
+        // sifrun patch 0011: the entry's type from readdir, not a stat of every
+        // file of the cgroup; a symlink is not followed
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            walk_dir(&entry.path(), c)?;
         }
     }
     Ok(())
@@ -794,5 +797,33 @@ pub struct MustBePowerOfTwo;
 impl Display for MustBePowerOfTwo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("page size must be in the format of 2^(integer)")
+    }
+}
+
+// sifrun patch 0011
+#[cfg(test)]
+mod walk_tests {
+    use super::*;
+
+    #[test]
+    fn get_all_pids_reads_sub_cgroups_and_follows_no_link() {
+        let root = tempfile::tempdir().unwrap();
+        let cg = root.path().join("cg");
+        fs::create_dir_all(cg.join("sub/deeper")).unwrap();
+        fs::write(cg.join(CGROUP_PROCS), "1\n").unwrap();
+        fs::write(cg.join("sub/deeper").join(CGROUP_PROCS), "3\n").unwrap();
+        fs::write(cg.join("memory.limit"), "max\n").unwrap();
+        // A link to a directory elsewhere is not walked into.
+        let other = root.path().join("other");
+        fs::create_dir(&other).unwrap();
+        fs::write(other.join(CGROUP_PROCS), "7\n").unwrap();
+        std::os::unix::fs::symlink(&other, cg.join("link")).unwrap();
+        let mut pids: Vec<i32> = get_all_pids(&cg)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.as_raw())
+            .collect();
+        pids.sort();
+        assert_eq!(pids, [1, 3]);
     }
 }
