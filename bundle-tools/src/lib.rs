@@ -11,6 +11,7 @@
 //! * [`verify`]'s `sign`: `sifrun sif sign` (DSSE, Ed25519).
 //! * [`policy`]: whose signatures `mount` requires (`--verify`, the site's sifrun.toml).
 //! * [`error`]: the crate's one error type.
+//! * [`threads`]: helper threads that leave the process's signals to the main thread.
 
 pub mod build;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod mount;
 pub mod oci_sif;
 pub mod policy;
 pub mod sif;
+pub mod threads;
 pub mod verify;
 
 pub use error::{Error, Result};

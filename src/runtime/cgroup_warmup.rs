@@ -52,16 +52,20 @@ pub fn start() {
         Err(_) => return,
     }
     let mut tid: libc::pthread_t = 0;
-    // SAFETY: `run` has the signature of a pthread start routine and ignores its
-    // argument (the job is in JOB); `tid` is a valid out-pointer, and once created
-    // (rc 0) the thread is detached at once, so it frees its own resources on exit.
-    let rc = unsafe {
-        let rc = libc::pthread_create(&mut tid, std::ptr::null(), run, std::ptr::null_mut());
-        if rc == 0 {
-            libc::pthread_detach(tid);
+    // Created with every signal blocked (see bundle_tools::threads): the thread may
+    // still be writing when run/exec wait for the container's SIGCHLD.
+    let rc = bundle_tools::threads::without_signals(|| {
+        // SAFETY: `run` has the signature of a pthread start routine and ignores its
+        // argument (the job is in JOB); `tid` is a valid out-pointer, and once created
+        // (rc 0) the thread is detached at once, so it frees its own resources on exit.
+        unsafe {
+            let rc = libc::pthread_create(&mut tid, std::ptr::null(), run, std::ptr::null_mut());
+            if rc == 0 {
+                libc::pthread_detach(tid);
+            }
+            rc
         }
-        rc
-    };
+    });
     if rc != 0 {
         // No thread: close the file here.
         drop(take_job());

@@ -198,15 +198,13 @@ impl ConsoleSocket {
     /// The thread blocks all signals, so they reach the main thread's sigwait instead
     /// of killing the process with their default action.
     fn receive(self) -> MasterReceiver {
-        let old = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
-        let _ = SigSet::all().thread_block();
-        let handle = std::thread::spawn(move || {
-            let (stream, _) = self.listener.accept().context("console socket accept")?;
-            let fd = recv_fd(stream.as_raw_fd())?;
-            Ok(fd)
-        });
-        let _ = old.thread_set_mask();
-        handle
+        bundle_tools::threads::without_signals(|| {
+            std::thread::spawn(move || {
+                let (stream, _) = self.listener.accept().context("console socket accept")?;
+                let fd = recv_fd(stream.as_raw_fd())?;
+                Ok(fd)
+            })
+        })
     }
 }
 

@@ -54,12 +54,16 @@ impl Prefetch {
         let root = root.to_path_buf();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("prefetch".into())
-            .spawn(move || {
-                warm(&root, &programs, &path, &cwd, &flag);
-            })
-            .ok()?;
+        // The caller waits for the container with every signal blocked; this thread
+        // runs meanwhile and must not take them.
+        let thread = crate::threads::without_signals(|| {
+            std::thread::Builder::new()
+                .name("prefetch".into())
+                .spawn(move || {
+                    warm(&root, &programs, &path, &cwd, &flag);
+                })
+        })
+        .ok()?;
         Some(Prefetch {
             stop,
             thread: Some(thread),
