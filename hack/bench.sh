@@ -64,6 +64,9 @@ ROOT=$(cd "$HACK/.." && pwd)
 export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 . "$HACK/lib/busybox-rootfs.sh"
 . "$HACK/lib/bench-onestep.sh"
+# rt_ensure_user: the user measures' user, made as the tests make it (with subordinate ids)
+RTEST_USER=${BENCH_USER:-rtest-user}
+. "$ROOT/conformance/engines/engines-lib.sh"
 
 usage() { sed -n '2,59p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 ALL_MEASURES="lifecycle run exec state-list rss mount concurrent size onestep build many"
@@ -149,6 +152,52 @@ hf() {
 		--export-json "$WORK/results/$env/$name.json" "$@" >"$WORK/logs/$env-$name.log" 2>&1 ||
 		log "$env/$name: hyperfine failed (see $WORK/logs/$env-$name.log)"
 	grep -E '^(Benchmark|  Time|  Range)' "$WORK/logs/$env-$name.log" | sed 's/^/    /' >&2 || true
+}
+
+# hf_alternate ENV NAME -n NAME CMD ...: like hf, but one run of each command in turn,
+# WARMUP + RUNS rounds (ABAB, not AAABBB), merged into hyperfine's JSON shape. For
+# measures whose machine state drifts from run to run: on this ext4 (no journal,
+# `discard`), each tree unpacked and removed makes the next one slower (sys time
+# 2.7 -> 6.9 s over six builds in a row), so the command measured second paid more.
+hf_alternate() {
+	local env=$1 name=$2 i j n=0 names=() cmds=() dir
+	shift 2
+	while [ $# -ge 2 ] && [ "$1" = -n ]; do
+		names+=("$2") cmds+=("$3")
+		shift 3
+	done
+	load_mark "$env" "$name"
+	log "$env/$name: hyperfine, one run of each command in turn, $WARMUP + $RUNS rounds"
+	dir=$WORK/results/$env/$name.runs
+	mkdir -p "$dir"
+	for i in $(seq $((WARMUP + RUNS))); do
+		for j in "${!cmds[@]}"; do
+			timeout -s KILL 1800 hyperfine --runs 1 -i --style basic -n "${names[$j]}" \
+				--export-json "$dir/$i.$j.json" "${cmds[$j]}" >>"$WORK/logs/$env-$name.log" 2>&1 ||
+				log "$env/$name: hyperfine failed (see $WORK/logs/$env-$name.log)"
+		done
+	done
+	python3 - "$dir" "$WARMUP" "$WORK/results/$env/$name.json" <<'PY'
+import glob, json, os, statistics, sys
+d, warm, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = {}
+for f in glob.glob(f"{d}/*.json"):
+    rnd, j = map(int, os.path.basename(f).split(".")[:2])
+    if rnd <= warm:
+        continue
+    for r in json.load(open(f))["results"]:
+        e = runs.setdefault(j, {"command": r["command"], "times": [], "exit_codes": []})
+        e["times"] += r.get("times") or [r["mean"]]
+        e["exit_codes"] += r.get("exit_codes") or []
+res = []
+for j in sorted(runs):
+    e, t = runs[j], runs[j]["times"]
+    res.append(dict(e, mean=statistics.mean(t), median=statistics.median(t), min=min(t), max=max(t),
+                    stddev=statistics.stdev(t) if len(t) > 1 else None))
+json.dump({"results": res}, open(out, "w"))
+for e in res:
+    print(f"    Benchmark: {e['command']}: median {e['median']:.3f} s over {len(e['times'])} runs", file=sys.stderr)
+PY
 }
 
 # ---------------------------------------------------------------- measures ----------
@@ -345,6 +394,7 @@ EOF
 # too: /dev/fuse 0666 (udev's mode; devtmpfs leaves it 0600 here) and user_allow_other
 # in /etc/fuse.conf (FUSE mounts serving a container's subordinate ids)
 fuse_for_users() {
+	rt_ensure_user || die "cannot create the user $RTEST_USER"
 	if [ "$(stat -c %a /dev/fuse 2>/dev/null)" != 666 ]; then
 		log "making /dev/fuse 0666 (as udev does)"
 		chmod 0666 /dev/fuse
@@ -399,7 +449,7 @@ m_many() {
 	mkdir -p "$d/t"
 	mount -t tmpfs -o mode=755 sifrun-bench-many "$d/t"
 	mkdir -p "$d/t/root" "$d/t/user/run"
-	if id rtest-user >/dev/null 2>&1; then chown -R rtest-user: "$d/t/user"; fi
+	if id "$RTEST_USER" >/dev/null 2>&1; then chown -R "$RTEST_USER:" "$d/t/user"; fi
 	chmod 700 "$d/t/user/run"
 	for wl in true read; do
 		cmd=true; [ "$wl" = read ] && cmd="cat /opt/app.bin"

@@ -71,7 +71,7 @@ if bd or bo:
       f"{int(rd('build-archive-bytes.txt')) / 1e6:.0f} MB). mksquashfs with the options sifrun's builder uses "
       "(`-comp gzip -mkfs-time 0 -xattrs`, all CPUs). `sif build dir:TREE` (native SIF: `/.singularity.d` added as "
       "mksquashfs pseudo files), `--oci` (OCI-SIF); floor for the archive: `tar -x` of the layer blob into a directory "
-      f"+ mksquashfs + `rm -rf`. {meta.get('build_runs', '?')} runs each (1 warm-up), the tree in the page cache.\n")
+      f"+ mksquashfs + `rm -rf`. {meta.get('build_runs', '?')} runs each (1 warm-up), one run of each command in turn (each tree unpacked and removed slows the next on this ext4, so measuring one command's runs after the other's favoured the first), the tree in the page cache.\n")
     if bd:
         d = onestep_table("build-dir", "mksquashfs", "")
         m = d.get("mksquashfs")

@@ -167,11 +167,11 @@ rm -rf $o/u
 EOF
 	local save_runs=$RUNS save_warm=$WARMUP
 	RUNS=$BUILD_RUNS WARMUP=1
-	hf host build-dir \
+	hf_alternate host build-dir \
 		-n "mksquashfs" "mksquashfs $t $o/floor.sqfs $MKSQ_OPTS" \
 		-n "sif build" "$b sif build -q $o/native.sif dir:$t" \
 		-n "sif build --oci" "$b sif build -q --oci $o/dir.oci.sif dir:$t"
-	hf host build-oci \
+	hf_alternate host build-oci \
 		-n "unpack + mksquashfs" "sh $WORK/floor-oci.sh" \
 		-n "sif build oci-archive" "$b sif build -q $o/archive.oci.sif oci-archive:$a"
 	RUNS=$save_runs WARMUP=$save_warm

@@ -482,19 +482,7 @@ fn root_oci_run_overlay_is_mounted_inside_the_container() {
         .arg("--image")
         .arg(&img)
         .args(["--exec", "--", "sh", "-c", script]);
-    let (o, on_host) = std::thread::scope(|sc| {
-        let run = sc.spawn(move || output_with_timeout(c, Duration::from_secs(60)));
-        settle(Duration::from_secs(30), || {
-            if data.join("up").exists() || run.is_finished() {
-                vec![]
-            } else {
-                vec![()]
-            }
-        });
-        let on_host = mounts_under(&state);
-        std::fs::write(data.join("go"), "").unwrap();
-        (run.join().unwrap(), on_host)
-    });
+    let (o, on_host) = while_up(c, &data, |_| mounts_under(&state));
     assert_ok(&o, "oci run --image");
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
@@ -685,21 +673,13 @@ fn oci_run_warms_the_entry_point() {
             .unwrap();
         stdout(&o).trim().parse().unwrap_or(0)
     };
-    let (o, res) = std::thread::scope(|sc| {
-        let run = sc.spawn(move || output_with_timeout(c, Duration::from_secs(60)));
-        let up = settle(Duration::from_secs(30), || {
-            if data.join("up").exists() || run.is_finished() {
-                vec![]
-            } else {
-                vec![()]
-            }
-        });
+    let (o, res) = while_up(c, &data, |up| {
         // The image's shared lower mount: the file as the container reads it.
         let lower = squashfs_mounts_of(&img)
             .first()
             .and_then(|l| l.split(' ').nth(4).map(PathBuf::from));
         let mut res = 0;
-        if let (true, Some(lower)) = (up.is_empty(), lower) {
+        if let (true, Some(lower)) = (up, lower) {
             let f = lower.join("bin/entry");
             settle(Duration::from_secs(10), || {
                 res = resident(&f);
@@ -710,8 +690,7 @@ fn oci_run_warms_the_entry_point() {
                 }
             });
         }
-        std::fs::write(data.join("go"), "").unwrap();
-        (run.join().unwrap(), res)
+        res
     });
     assert_ok(&o, "oci run --image");
     assert_eq!(
@@ -722,4 +701,28 @@ fn oci_run_warms_the_entry_point() {
     let loops = settle(Duration::from_secs(5), || loop_devices_of(&img));
     assert!(loops.is_empty(), "loop devices left: {loops:?}");
     assert!(mounts_under(&s.dir().path).is_empty());
+}
+
+/// Runs `c` (an `oci run` whose container touches DATA/up, then waits for DATA/go)
+/// in a thread; once the container is up (or the run ended), `probe(up)` looks at
+/// the running container from outside; then DATA/go lets it finish. The run's output
+/// and what the probe returned.
+fn while_up<T>(
+    c: Command,
+    data: &Path,
+    probe: impl FnOnce(bool) -> T,
+) -> (std::process::Output, T) {
+    std::thread::scope(|sc| {
+        let run = sc.spawn(move || output_with_timeout(c, Duration::from_secs(60)));
+        let waiting = settle(Duration::from_secs(30), || {
+            if data.join("up").exists() || run.is_finished() {
+                vec![]
+            } else {
+                vec![()]
+            }
+        });
+        let seen = probe(waiting.is_empty() && data.join("up").exists());
+        std::fs::write(data.join("go"), "").unwrap();
+        (run.join().unwrap(), seen)
+    })
 }
