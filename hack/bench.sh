@@ -63,10 +63,11 @@ HACK=$(dirname "$SELF")
 ROOT=$(cd "$HACK/.." && pwd)
 export PATH=$HOME/.cargo/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 . "$HACK/lib/busybox-rootfs.sh"
-. "$HACK/lib/bench-onestep.sh"
-# rt_ensure_user: the user measures' user, made as the tests make it (with subordinate ids)
+# the user measures' user (RTEST_USER), made by rt_ensure_user as the tests make it
+# (with subordinate ids)
 RTEST_USER=${BENCH_USER:-rtest-user}
 . "$ROOT/conformance/engines/engines-lib.sh"
+. "$HACK/lib/bench-onestep.sh"
 
 usage() { sed -n '2,59p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 ALL_MEASURES="lifecycle run exec state-list rss mount concurrent size onestep build many"
@@ -160,7 +161,7 @@ hf() {
 # `discard`), each tree unpacked and removed makes the next one slower (sys time
 # 2.7 -> 6.9 s over six builds in a row), so the command measured second paid more.
 hf_alternate() {
-	local env=$1 name=$2 i j n=0 names=() cmds=() dir
+	local env=$1 name=$2 i j names=() cmds=() dir
 	shift 2
 	while [ $# -ge 2 ] && [ "$1" = -n ]; do
 		names+=("$2") cmds+=("$3")
@@ -408,7 +409,7 @@ fuse_for_users() {
 # ---------------------------------------------------------------- many at once -----
 # user_fuse_daemons: how many FUSE daemons (squashfuse, fuse-overlayfs) the user runs
 user_fuse_daemons() {
-	local u=${BENCH_USER:-rtest-user}
+	local u=$RTEST_USER
 	echo $(($(pgrep -c -u "$u" -x squashfuse || true) + $(pgrep -c -u "$u" -x fuse-overlayfs || true)))
 }
 # many_peak SIF OUT: until OUT.stop exists, the most loop devices backed by SIF and

@@ -14,15 +14,9 @@ use nix::sys::signal::{SigSet, SigmaskHow};
 /// thread, then restores the caller's mask: the threads it starts begin, and stay,
 /// with all signals blocked.
 pub fn without_signals<T>(spawn: impl FnOnce() -> T) -> T {
-    let mut old = SigSet::empty();
-    let blocked = nix::sys::signal::pthread_sigmask(
-        SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::all()),
-        Some(&mut old),
-    )
-    .is_ok();
+    let old = SigSet::all().thread_swap_mask(SigmaskHow::SIG_SETMASK);
     let out = spawn();
-    if blocked {
+    if let Ok(old) = old {
         let _ = old.thread_set_mask();
     }
     out

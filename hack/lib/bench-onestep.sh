@@ -6,9 +6,9 @@
 #   build    `sifrun sif build` of a Debian tree (debootstrap, cached under
 #            BENCH_TREE_DIR=/var/tmp/sifrun-bench) against mksquashfs alone, and from an
 #            OCI archive of that tree against unpack + mksquashfs by hand
-# Uses WORK, SIF, BT, RUNS, WARMUP, hf, log, rt_root of bench.sh.
+# Uses WORK, SIF, BT, RUNS, WARMUP, RTEST_USER, hf, log, rt_root of bench.sh.
 
-ONESTEP_USER=${BENCH_USER:-rtest-user}
+ONESTEP_USER=$RTEST_USER
 TREE_DIR=${BENCH_TREE_DIR:-/var/tmp/sifrun-bench}
 BUILD_RUNS=${BENCH_BUILD_RUNS:-3}
 

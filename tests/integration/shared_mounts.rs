@@ -714,14 +714,14 @@ fn while_up<T>(
 ) -> (std::process::Output, T) {
     std::thread::scope(|sc| {
         let run = sc.spawn(move || output_with_timeout(c, Duration::from_secs(60)));
-        let waiting = settle(Duration::from_secs(30), || {
+        settle(Duration::from_secs(30), || {
             if data.join("up").exists() || run.is_finished() {
                 vec![]
             } else {
                 vec![()]
             }
         });
-        let seen = probe(waiting.is_empty() && data.join("up").exists());
+        let seen = probe(data.join("up").exists());
         std::fs::write(data.join("go"), "").unwrap();
         (run.join().unwrap(), seen)
     })
